@@ -1,0 +1,59 @@
+"""distgrad: an autograd engine, nn, optim and MPI data parallelism in plain Python over NumPy/CuPy.
+
+The API follows PyTorch, so a script runs after ``import distgrad as torch``.
+
+Example::
+
+    >>> import distgrad as torch
+    >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+    >>> (x ** 2).sum().backward()
+    >>> x.grad
+    tensor([2., 4.])
+"""
+from distgrad import autograd  # noqa: F401  (binds every op to Tensor)
+from distgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
+                                         is_inference_mode_enabled, no_grad, set_grad_enabled)
+from distgrad.autograd.ops.arithmetic import (add, allclose, bitwise_and, bitwise_not, bitwise_or,  # noqa: F401
+                                              bitwise_xor, div, divide, eq, equal, floor_divide, ge, gt,
+                                              isclose, le, logical_and, logical_not, logical_or,
+                                              logical_xor, lt, maximum, minimum, mul, multiply, ne, pow,
+                                              remainder, rsub, sub, subtract, true_divide, where)
+from distgrad.autograd.ops.cast import clone  # noqa: F401
+from distgrad.autograd.ops.linalg import bmm, dot, matmul, mm, mv, outer  # noqa: F401
+from distgrad.autograd.ops.reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min,  # noqa: F401
+                                          norm, prod, return_types, std, sum, var)
+from distgrad.autograd.ops.shape import (broadcast_to, flatten, movedim, permute, reshape,  # noqa: F401
+                                         squeeze, swapaxes, swapdims, t, transpose, unflatten,
+                                         unsqueeze)
+from distgrad.autograd.ops.unary import (abs, ceil, clamp, clip, cos, erf, exp, expm1, floor, log,  # noqa: F401
+                                         log1p, log2, log10, neg, negative, reciprocal, relu, round,
+                                         rsqrt, sigmoid, sign, sin, sqrt, square, tan, tanh, trunc)
+from distgrad.autograd.tensor import Size, Tensor  # noqa: F401
+from distgrad.backend import device  # noqa: F401
+from distgrad.creation import (arange, as_tensor, asarray, empty, empty_like, eye, from_numpy, full,  # noqa: F401
+                               full_like, linspace, ones, ones_like, rand, rand_like, randint,
+                               randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from distgrad.dtypes import (bool_ as bool, dtype, float16, float32, float64, get_default_dtype,  # noqa: F401
+                             int8, int16, int32, int64, promote_types, result_type as _result_type,
+                             set_default_dtype, uint8)
+from distgrad.random import (Generator, default_generator, get_rng_state, initial_seed,  # noqa: F401
+                             manual_seed, seed, set_rng_state)
+
+half, float, double = float16, float32, float64  # noqa: A001  (PyTorch's aliases)
+short, int, long = int16, int32, int64  # noqa: A001
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj):
+    """True for distgrad tensors (and Parameters)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()
+
+
+def result_type(tensor1, tensor2):
+    """The dtype PyTorch's promotion gives an op on these two operands."""
+    return _result_type(tensor1, tensor2)

@@ -1,0 +1,148 @@
+"""Grad mode: whether ops record a graph, per thread.
+
+``no_grad``, ``enable_grad``, ``set_grad_enabled`` and ``inference_mode`` are
+context managers and decorators, as in PyTorch.
+
+Example::
+
+    >>> import distgrad
+    >>> x = distgrad.ones(2, requires_grad=True)
+    >>> with distgrad.no_grad():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+"""
+import functools
+import threading
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.enabled = True
+        self.inference = False
+
+
+state = _State()
+
+
+def is_grad_enabled():
+    """True when ops record the graph in this thread."""
+    return state.enabled
+
+
+def is_inference_mode_enabled():
+    """True inside ``inference_mode()`` in this thread."""
+    return state.inference
+
+
+class _DecoratorContext:
+    """A context manager that also decorates functions (with or without parentheses)."""
+
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 1 and not kwargs and callable(args[0]) and cls._bare_decorator:
+            return cls()(args[0])
+        return super().__new__(cls)
+
+    _bare_decorator = True
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*a, **kw):
+            with self.clone():
+                return func(*a, **kw)
+        return wrapper
+
+    def clone(self):
+        return type(self)()
+
+
+class no_grad(_DecoratorContext):
+    """Turn graph recording off in this thread, as ``torch.no_grad``."""
+
+    def __enter__(self):
+        self.prev = state.enabled
+        state.enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        state.enabled = self.prev
+        return False
+
+
+class enable_grad(_DecoratorContext):
+    """Turn graph recording on in this thread, even inside ``no_grad``."""
+
+    def __enter__(self):
+        self.prev = state.enabled
+        state.enabled = True
+        return self
+
+    def __exit__(self, *exc):
+        state.enabled = self.prev
+        return False
+
+
+class set_grad_enabled(_DecoratorContext):
+    """Set grad mode to ``mode`` at once; as a context manager, restore it on exit.
+
+    Example::
+
+        >>> with set_grad_enabled(False):
+        ...     pass
+    """
+
+    _bare_decorator = False
+
+    def __init__(self, mode):
+        self.prev = state.enabled
+        self.mode = bool(mode)
+        state.enabled = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        state.enabled = self.prev
+        return False
+
+    def __call__(self, func):
+        # Used as a decorator, construction must not leave the mode changed.
+        state.enabled = self.prev
+        return super().__call__(func)
+
+    def clone(self):
+        return _SetGrad(self.mode)
+
+
+class _SetGrad:
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        self.prev = state.enabled
+        state.enabled = self.mode
+
+    def __exit__(self, *exc):
+        state.enabled = self.prev
+        return False
+
+
+class inference_mode(_DecoratorContext):
+    """Like ``no_grad`` (nothing is recorded); tensors made inside report ``is_inference()``."""
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self.prev = (state.enabled, state.inference)
+        if self.mode:
+            state.enabled = False
+            state.inference = True
+        return self
+
+    def __exit__(self, *exc):
+        state.enabled, state.inference = self.prev
+        return False
+
+    def clone(self):
+        return type(self)(self.mode)

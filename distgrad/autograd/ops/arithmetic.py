@@ -1,0 +1,434 @@
+"""Binary arithmetic with broadcasting and PyTorch's type promotion.
+
+``add, sub, mul, div, pow, maximum, minimum, where`` plus the comparisons
+(which return bool tensors and carry no gradient).  Backward formulas return
+gradients of the broadcast shape; the engine sums them down to each input's
+shape.
+
+Example::
+
+    >>> import distgrad
+    >>> a = distgrad.tensor([1, 2, 3], dtype=distgrad.int32)
+    >>> (a * 2.5).dtype
+    distgrad.float32
+"""
+import numbers
+
+import numpy as np
+
+from distgrad import backend
+from distgrad import dtypes
+from distgrad.autograd.function import ArrayFunction
+from distgrad.autograd.ops.cast import to
+from distgrad.autograd.tensor import Tensor
+
+_SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
+
+
+def as_operand(x, like):
+    """Leave tensors and Python scalars alone; turn arrays and lists into tensors on ``like``'s device."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, _SCALARS):
+        return x.item() if isinstance(x, np.generic) else x
+    if isinstance(x, numbers.Number):
+        raise TypeError(f"unsupported operand of type {type(x).__name__} (complex numbers are not supported)")
+    from distgrad.creation import tensor
+    return tensor(x, device=like.device)
+
+
+def same_device(op, a, b):
+    if type(a._data) is not type(b._data) or a.device != b.device:
+        if a._data.ndim == 0 and a.device.type == "cpu":
+            return  # a CPU scalar tensor may join any device, as in PyTorch
+        raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found at least two "
+                           f"devices, {a.device} and {b.device}!")
+
+
+def promote(op, a, b):
+    """Cast ``a``/``b`` (tensors or scalars, at least one a tensor) to the dtype PyTorch gives ``op``."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        same_device(op, a, b) if a._data.ndim else same_device(op, b, a)
+        if a._data.dtype == b._data.dtype:
+            return a, b
+        rt = dtypes.result_type(a, b)
+        return to(a, rt), to(b, rt)
+    t, s = (a, b) if isinstance(a, Tensor) else (b, a)
+    kind = t._data.dtype.kind
+    if kind != "f":
+        if isinstance(s, float):
+            t = to(t, dtypes.get_default_dtype())
+        elif kind == "b" and not isinstance(s, bool):
+            t = to(t, dtypes.int64)
+    return (t, s) if isinstance(a, Tensor) else (s, t)
+
+
+def _binary(cls, op, a, b):
+    if not isinstance(a, Tensor):
+        a = as_operand(a, b)
+    b = as_operand(b, a)
+    a, b = promote(op, a, b)
+    return cls.apply(a, b)
+
+
+class Add(ArrayFunction):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(ArrayFunction):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class Mul(ArrayFunction):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
+                              b if ctx.needs_input_grad[0] else None)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return (g * b if ctx.needs_input_grad[0] else None,
+                g * a if ctx.needs_input_grad[1] else None)
+
+
+class Div(ArrayFunction):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ga = g / b if ctx.needs_input_grad[0] else None
+        gb = -g * a / (b * b) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Pow(ArrayFunction):
+    """``a ** b`` for a tensor base; ``b`` a tensor or a number."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            if isinstance(b, Tensor):
+                ga = where(b == 0, 0.0, g * b * a ** (b - 1))
+            else:
+                ga = g * 0.0 if b == 0 else g * b * a ** (b - 1)
+        if ctx.needs_input_grad[1]:
+            from distgrad.autograd.ops.unary import log
+            gb = where((a == 0) & (b >= 0), 0.0, g * out * log(a))
+        return ga, gb
+
+
+class RPow(ArrayFunction):
+    """``s ** x`` for a number ``s`` and a tensor exponent."""
+
+    node_name = "PowBackward1"
+
+    @staticmethod
+    def forward(ctx, x, s):
+        out = backend.get_array_module(x).asarray(s, dtype=x.dtype) ** x
+        ctx.save_for_backward(out)
+        ctx.s = s
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * out * float(np.log(ctx.s)) if ctx.s > 0 else where(out == 0, 0.0, g * out * float(np.log(abs(ctx.s)))), None
+
+
+class Maximum(ArrayFunction):
+    @staticmethod
+    def forward(ctx, a, b):
+        xp = backend.get_array_module(a, b)
+        ctx.save_for_backward(a, b)
+        return xp.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        # ties split the gradient evenly, as PyTorch does
+        share = where(a == b, 0.5, 1.0)
+        return where(a >= b, g * share, 0.0), where(b >= a, g * share, 0.0)
+
+
+class Minimum(ArrayFunction):
+    @staticmethod
+    def forward(ctx, a, b):
+        xp = backend.get_array_module(a, b)
+        ctx.save_for_backward(a, b)
+        return xp.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        share = where(a == b, 0.5, 1.0)
+        return where(a <= b, g * share, 0.0), where(b <= a, g * share, 0.0)
+
+
+class Where(ArrayFunction):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        return backend.get_array_module(cond).where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        cond, = ctx.saved_tensors
+        return (None,
+                where(cond, g, 0.0) if ctx.needs_input_grad[1] else None,
+                where(cond, 0.0, g) if ctx.needs_input_grad[2] else None)
+
+
+class _NonDifferentiable(ArrayFunction):
+    """Base for ops whose float outputs carry no gradient (floor division, remainder)."""
+
+    @classmethod
+    def _mark(cls, ctx, out):
+        ctx.mark_non_differentiable(out)
+        return out
+
+
+class FloorDivide(_NonDifferentiable):
+    @staticmethod
+    def forward(ctx, a, b):
+        return FloorDivide._mark(ctx, backend.get_array_module(a).floor_divide(a, b))
+
+
+class Remainder(ArrayFunction):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[1] else None)
+        return backend.get_array_module(a).remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        from distgrad.autograd.ops.unary import floor
+        return g, (-g * floor(a / b) if ctx.needs_input_grad[1] else None)
+
+
+def add(input, other, alpha=1):
+    """``input + alpha * other``."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _binary(Add, "add", input, other)
+
+
+def sub(input, other, alpha=1):
+    """``input - alpha * other``."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _binary(Sub, "sub", input, other)
+
+
+def rsub(input, other, alpha=1):
+    """``other - alpha * input``."""
+    return sub(other, input, alpha)
+
+
+def mul(input, other):
+    return _binary(Mul, "mul", input, other)
+
+
+def _float_operands(a, b):
+    """True division of two integer operands gives the default float dtype."""
+    if isinstance(a, Tensor) and a._data.dtype.kind != "f" and (
+            not isinstance(b, Tensor) or b._data.dtype.kind != "f") and not isinstance(b, float):
+        a = to(a, dtypes.get_default_dtype())
+    return a
+
+
+def div(input, other, rounding_mode=None):
+    """``input / other``; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient."""
+    if rounding_mode is None:
+        if not isinstance(input, Tensor):
+            input = as_operand(input, other)
+        other = as_operand(other, input)
+        if isinstance(input, Tensor):
+            input = _float_operands(input, other)
+        else:
+            other = _float_operands(other, input)
+        return _binary(Div, "div", input, other)
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        from distgrad.autograd.ops.unary import trunc
+        q = div(input, other)
+        res = trunc(q)
+        if isinstance(input, Tensor) and input._data.dtype.kind in "iu":
+            res = to(res, input.dtype)
+        return res
+    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+
+def true_divide(input, other):
+    return div(input, other)
+
+
+def floor_divide(input, other):
+    return _binary(FloorDivide, "floor_divide", input, other)
+
+
+def remainder(input, other):
+    return _binary(Remainder, "remainder", input, other)
+
+
+def pow(input, exponent):
+    """``input ** exponent``; either side may be a number."""
+    if not isinstance(input, Tensor):
+        exponent = as_operand(exponent, None)
+        if isinstance(input, _SCALARS):
+            if exponent._data.dtype.kind != "f" and isinstance(input, float):
+                exponent = to(exponent, dtypes.get_default_dtype())
+            return RPow.apply(exponent, float(input) if exponent._data.dtype.kind == "f" else input)
+        input = as_operand(input, exponent)
+    return _binary(Pow, "pow", input, exponent)
+
+
+def maximum(input, other):
+    return _binary(Maximum, "maximum", input, other)
+
+
+def minimum(input, other):
+    return _binary(Minimum, "minimum", input, other)
+
+
+def where(condition, input, other):
+    """``input`` where ``condition`` holds, else ``other`` (either may be a number)."""
+    if not isinstance(condition, Tensor):
+        raise TypeError("where(): argument 'condition' must be a bool Tensor")
+    if condition._data.dtype.kind != "b":
+        condition = to(condition, dtypes.bool_)
+    like = input if isinstance(input, Tensor) else (other if isinstance(other, Tensor) else condition)
+    input, other = as_operand(input, like), as_operand(other, like)
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        from distgrad.creation import tensor
+        input = tensor(input, device=condition.device)
+    input, other = promote("where", input, other)
+    if not isinstance(other, Tensor):
+        other = Tensor._make(backend.get_array_module(input._data).asarray(other, dtype=input._data.dtype))
+    if not isinstance(input, Tensor):
+        input = Tensor._make(backend.get_array_module(other._data).asarray(input, dtype=other._data.dtype))
+    return Where.apply(condition, input, other)
+
+
+# --- comparisons and logic: bool results, no gradient -------------------------------------
+def _compare(ufunc_name, a, b):
+    if not isinstance(a, Tensor):
+        a = as_operand(a, b)
+    b = as_operand(b, a)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        a, b = promote(ufunc_name, a, b)
+    xa = a._data if isinstance(a, Tensor) else a
+    xb = b._data if isinstance(b, Tensor) else b
+    xp = backend.get_array_module(xa, xb)
+    return Tensor._make(xp.asarray(getattr(xp, ufunc_name)(xa, xb)))
+
+
+def eq(a, b):
+    return _compare("equal", a, b)
+
+
+def ne(a, b):
+    return _compare("not_equal", a, b)
+
+
+def lt(a, b):
+    return _compare("less", a, b)
+
+
+def le(a, b):
+    return _compare("less_equal", a, b)
+
+
+def gt(a, b):
+    return _compare("greater", a, b)
+
+
+def ge(a, b):
+    return _compare("greater_equal", a, b)
+
+
+def logical_and(a, b):
+    return _compare("logical_and", a, b)
+
+
+def logical_or(a, b):
+    return _compare("logical_or", a, b)
+
+
+def logical_xor(a, b):
+    return _compare("logical_xor", a, b)
+
+
+def logical_not(a):
+    return Tensor._make(a._xp().logical_not(a._data))
+
+
+def _bitwise(name, a, b):
+    if a._data.dtype.kind == "f":
+        raise RuntimeError(f"{name} is only supported for integer and bool tensors, got {a.dtype}")
+    return _compare(name, a, b)
+
+
+def bitwise_and(a, b):
+    return _bitwise("bitwise_and", a, b)
+
+
+def bitwise_or(a, b):
+    return _bitwise("bitwise_or", a, b)
+
+
+def bitwise_xor(a, b):
+    return _bitwise("bitwise_xor", a, b)
+
+
+def bitwise_not(a):
+    if a._data.dtype.kind == "f":
+        raise RuntimeError(f"bitwise_not is only supported for integer and bool tensors, got {a.dtype}")
+    return Tensor._make(a._xp().invert(a._data))
+
+
+def equal(a, b):
+    """True when both tensors have the same shape and elements."""
+    return a.shape == b.shape and bool(eq(a, b)._data.all())
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    xp = backend.get_array_module(a._data)
+    return bool(xp.allclose(a._data, as_operand(b, a)._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    xp = backend.get_array_module(a._data)
+    return Tensor._make(xp.isclose(a._data, as_operand(b, a)._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+subtract = sub
+multiply = mul
+divide = div

@@ -1,0 +1,179 @@
+"""In-place ops (``add_``, ``mul_``, ``x[i] = v`` ...): write into the tensor's own storage.
+
+An in-place op computes its out-of-place twin, writes the result into the
+tensor's array (so views and ``.data`` see it), bumps the version counter and,
+when recording, hands the tensor the new ``grad_fn``.  When the op's backward
+needs the old value, the old value is cloned first, so the graph stays right.
+Leaves that require grad refuse in-place ops outside ``no_grad``.
+
+Example::
+
+    >>> import distgrad
+    >>> x = distgrad.zeros(3)
+    >>> x.add_(1)._version
+    1
+"""
+from distgrad.autograd import grad_mode
+from distgrad.autograd.tensor import Tensor
+
+_state = grad_mode.state
+
+
+def check_inplace(t, op):
+    """Raise if an in-place change of ``t`` would corrupt autograd (a leaf or a view that needs grad)."""
+    if not _state.enabled:
+        return
+    if t.grad_fn is None and t._requires_grad:
+        raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place operation.")
+    base = t._base
+    if base is not None and (base._requires_grad or t._requires_grad):
+        raise RuntimeError(f"{op}: in-place modification of a view of a tensor that requires grad is not "
+                           "supported by distgrad; use the out-of-place op (e.g. x = x.add(y)) or clone() first")
+
+
+def write_result(t, res, op):
+    """Store ``res`` (a Tensor) into ``t`` in place and take over its history."""
+    if res._data.dtype.kind == "f" and t._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: result type {res.dtype} can't be cast to the desired output type {t.dtype}")
+    if res._data.shape != t._data.shape:
+        raise RuntimeError(f"{op}: output with shape {list(t.shape)} doesn't match the broadcast shape "
+                           f"{list(res.shape)}")
+    if res._data is not t._data:
+        t._data[...] = res._data
+    t._vc.value += 1
+    if res.grad_fn is not None:
+        t.grad_fn = res.grad_fn
+        t._output_nr = res._output_nr
+        t._requires_grad = True
+    return t
+
+
+def apply_inplace(t, fn, args, op, needs_old=True):
+    """Run ``fn(t, *args)`` and write the result into ``t``."""
+    check_inplace(t, op)
+    recording = _state.enabled and (t._requires_grad or any(isinstance(a, Tensor) and a._requires_grad
+                                                             for a in args))
+    src = t.clone() if recording and needs_old and t._requires_grad else t
+    return write_result(t, fn(src, *args), op)
+
+
+def add_(t, other, alpha=1):
+    from distgrad.autograd.ops.arithmetic import add
+    return apply_inplace(t, add, (other, alpha), "add_", needs_old=False)
+
+
+def sub_(t, other, alpha=1):
+    from distgrad.autograd.ops.arithmetic import sub
+    return apply_inplace(t, sub, (other, alpha), "sub_", needs_old=False)
+
+
+def mul_(t, other):
+    from distgrad.autograd.ops.arithmetic import mul
+    return apply_inplace(t, mul, (other,), "mul_")
+
+
+def div_(t, other, rounding_mode=None):
+    from distgrad.autograd.ops.arithmetic import div
+    return apply_inplace(t, div, (other, rounding_mode), "div_")
+
+
+def pow_(t, exponent):
+    from distgrad.autograd.ops.arithmetic import pow
+    return apply_inplace(t, pow, (exponent,), "pow_")
+
+
+def clamp_(t, min=None, max=None):
+    from distgrad.autograd.ops.unary import clamp
+    return apply_inplace(t, clamp, (min, max), "clamp_")
+
+
+def sigmoid_(t):
+    from distgrad.autograd.ops.unary import sigmoid
+    return apply_inplace(t, sigmoid, (), "sigmoid_")
+
+
+def relu_(t):
+    from distgrad.autograd.ops.unary import relu
+    return apply_inplace(t, relu, (), "relu_")
+
+
+def tanh_(t):
+    from distgrad.autograd.ops.unary import tanh
+    return apply_inplace(t, tanh, (), "tanh_")
+
+
+def exp_(t):
+    from distgrad.autograd.ops.unary import exp
+    return apply_inplace(t, exp, (), "exp_")
+
+
+def neg_(t):
+    from distgrad.autograd.ops.unary import neg
+    return apply_inplace(t, neg, (), "neg_", needs_old=False)
+
+
+def _constant_like(t, value):
+    xp = t._xp()
+    return Tensor._make(xp.full(t._data.shape, value, dtype=t._data.dtype))
+
+
+def fill_(t, value):
+    """Set every element to ``value`` (a number or a 0-d tensor)."""
+    check_inplace(t, "fill_")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions.")
+        res = value.to(t.dtype).expand(t.shape).clone() if value._requires_grad and _state.enabled \
+            else _constant_like(t, value.item())
+    else:
+        res = _constant_like(t, value)
+    if res.grad_fn is None:
+        t.grad_fn = None
+        if t._base is None and _state.enabled:
+            t._requires_grad = False
+    return write_result(t, res, "fill_")
+
+
+def zero_(t):
+    """Set every element to zero."""
+    return fill_(t, 0)
+
+
+def copy_(t, src, non_blocking=False):
+    """Copy ``src`` (broadcast, cast and moved as needed) into ``t``; the gradient flows to ``src``."""
+    check_inplace(t, "copy_")
+    from distgrad.autograd.ops.cast import to
+    from distgrad.autograd.ops.shape import expand
+    if not isinstance(src, Tensor):
+        from distgrad.creation import tensor
+        src = tensor(src)
+    res = to(expand(src, t.shape), t.dtype, t.device)
+    if res._data is src._data:
+        res = res.clone() if res._requires_grad else Tensor._make(res._data)
+    if res.grad_fn is None:
+        t.grad_fn = None
+        if _state.enabled and t._base is None:
+            t._requires_grad = False
+    t._data[...] = res._data
+    t._vc.value += 1
+    if res.grad_fn is not None:
+        t.grad_fn, t._output_nr, t._requires_grad = res.grad_fn, res._output_nr, True
+    return t
+
+
+def uniform_(t, a=0.0, b=1.0, generator=None):
+    """Fill with samples from U(a, b) drawn from distgrad's seeded generator."""
+    from distgrad import random
+    check_inplace(t, "uniform_")
+    t._data[...] = random.uniform_array(t.shape, a, b, t._data.dtype, t.device, generator)
+    t._vc.value += 1
+    return t
+
+
+def normal_(t, mean=0.0, std=1.0, generator=None):
+    """Fill with samples from N(mean, std^2) drawn from distgrad's seeded generator."""
+    from distgrad import random
+    check_inplace(t, "normal_")
+    t._data[...] = random.normal_array(t.shape, mean, std, t._data.dtype, t.device, generator)
+    t._vc.value += 1
+    return t

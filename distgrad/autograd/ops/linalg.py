@@ -1,0 +1,95 @@
+"""Matrix products: matmul (with batching, broadcasting and 1-D operands), mm, bmm, dot.
+
+Example::
+
+    >>> import distgrad
+    >>> a, b = distgrad.ones(5, 2, 3), distgrad.ones(3, 4)
+    >>> (a @ b).shape
+    distgrad.Size([5, 2, 4])
+"""
+from distgrad import backend
+from distgrad.autograd.function import ArrayFunction
+from distgrad.autograd.ops.arithmetic import promote
+
+
+class Matmul(ArrayFunction):
+    node_name = "MmBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a_shape, ctx.b_shape = a.shape, b.shape
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
+        return backend.get_array_module(a).matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        from distgrad.autograd.ops.reduce import sum_to
+        a, b = ctx.saved_tensors
+        a_shape, b_shape = ctx.a_shape, ctx.b_shape
+        # a 1-D operand acts as a matrix: a as a row (1, k), b as a column (k, 1)
+        a_mat = (1,) + a_shape if len(a_shape) == 1 else a_shape
+        b_mat = b_shape + (1,) if len(b_shape) == 1 else b_shape
+        if len(a_shape) == 1:
+            g = g.unsqueeze(-2 if len(b_shape) > 1 else 0)
+        if len(b_shape) == 1:
+            g = g.unsqueeze(-1)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = sum_to(g @ b.reshape(b_mat).mT, a_mat).reshape(a_shape)
+        if ctx.needs_input_grad[1]:
+            gb = sum_to(a.reshape(a_mat).mT @ g, b_mat).reshape(b_shape)
+        return ga, gb
+
+
+def _check(op, a, b):
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"{op}: both arguments to matmul need to be at least 1D, but they are "
+                           f"{a.ndim}D and {b.ndim}D")
+    k_a = a.shape[-1]
+    k_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if k_a != k_b:
+        sa = "x".join(map(str, a.shape))
+        sb = "x".join(map(str, b.shape))
+        raise RuntimeError(f"{op}: mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
+
+
+def matmul(input, other):
+    """Matrix product with NumPy/PyTorch semantics for 1-D, 2-D and batched operands."""
+    input, other = promote("matmul", input, other)
+    _check("matmul", input, other)
+    return Matmul.apply(input, other)
+
+
+def mm(input, mat2):
+    """Product of two 2-D matrices."""
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"mm: expected 2D tensors, got {input.ndim}D and {mat2.ndim}D")
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    """Batched product of two 3-D tensors with equal batch sizes."""
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"bmm: expected 3D tensors, got {input.ndim}D and {mat2.ndim}D")
+    if input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: {input.shape[0]} and {mat2.shape[0]}")
+    return matmul(input, mat2)
+
+
+def dot(input, other):
+    """Inner product of two 1-D tensors of the same length."""
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
+    if input.shape[0] != other.shape[0]:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
+                           f"[{other.shape[0]}] to have the same number of elements, but got "
+                           f"{input.shape[0]} and {other.shape[0]} elements respectively")
+    return matmul(input, other)
+
+
+def mv(input, vec):
+    return matmul(input, vec)
+
+
+def outer(input, vec2):
+    return input.reshape(-1, 1) * vec2.reshape(1, -1)

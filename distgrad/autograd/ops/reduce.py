@@ -1,0 +1,342 @@
+"""Reductions: sum, prod, max/min, and those composed of them (mean, var, std, logsumexp, norm).
+
+``dim`` may be an int, a tuple/list of ints, or None (all dimensions), and
+``keepdim`` keeps reduced dimensions as size 1, as in PyTorch.  ``max``/``min``
+with a ``dim`` return ``(values, indices)``.
+
+Example::
+
+    >>> import distgrad
+    >>> x = distgrad.tensor([[1.0, 5.0], [3.0, 2.0]])
+    >>> distgrad.max(x, dim=1)
+    distgrad.return_types.max(
+    values=tensor([5., 3.]),
+    indices=tensor([1, 0]))
+"""
+import builtins
+import collections
+
+from distgrad import backend
+from distgrad import dtypes
+from distgrad.autograd.function import ArrayFunction
+from distgrad.autograd.ops.cast import to
+from distgrad.autograd.tensor import Tensor
+
+
+def _xp(x):
+    return backend.get_array_module(x)
+
+
+def normalize_dims(dim, ndim, op="reduce"):
+    """``dim`` (None, int or sequence) as a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        if len(dim) == 0:
+            return tuple(range(ndim))
+        dims = dim
+    else:
+        dims = (dim,)
+    n = builtins.max(ndim, 1)
+    out = []
+    for d in dims:
+        d = int(d)
+        if not -n <= d < n:
+            raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        d %= n
+        if d in out:
+            raise RuntimeError(f"{op}: dim {d} appears multiple times in the list of dims")
+        out.append(d)
+    if ndim == 0:
+        return ()
+    return tuple(sorted(out))
+
+
+def _keep_shape(shape, axes):
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+class Sum(ArrayFunction):
+    node_name = "SumBackward1"
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        ctx.shape = x.shape
+        ctx.kept = _keep_shape(x.shape, axes)
+        return _xp(x).asarray(x.sum(axis=axes, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.kept).expand(ctx.shape), None, None
+
+
+class Prod(ArrayFunction):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        out = _xp(x).asarray(x.prod(axis=axes, keepdims=True))
+        ctx.save_for_backward(x, out)
+        ctx.axes = axes
+        return out if keepdim else out.reshape([s for i, s in enumerate(out.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        g = g.reshape(out.shape)
+        zero = x == 0
+        if not bool(zero._data.any()):
+            return g * out / x, None, None
+        # with zeros: d/dx_i is the product of the other elements
+        from distgrad.autograd.ops.arithmetic import where
+        safe = where(zero, 1.0, x)
+        zeros_in_slice = sum(zero, ctx.axes, keepdim=True)
+        nonzero_prod = Prod.apply(safe, ctx.axes, True)
+        grad = where(zero, where(zeros_in_slice == 1, nonzero_prod, 0.0),
+                     where(zeros_in_slice > 0, 0.0, out / safe))
+        return g * grad, None, None
+
+
+class MaxMin(ArrayFunction):
+    """Max (or min) over some axes; the gradient is shared evenly between ties."""
+
+    node_name = "AmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, is_max):
+        xp = _xp(x)
+        out = xp.max(x, axis=axes, keepdims=True) if is_max else xp.min(x, axis=axes, keepdims=True)
+        ctx.save_for_backward(x, out)
+        return out if keepdim else out.reshape([s for i, s in enumerate(out.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        mask = (x == out)
+        mask = mask.to(g.dtype)
+        axes = tuple(i for i in range(x.ndim) if out.shape[i] == 1 and x.shape[i] != 1) or tuple(range(x.ndim))
+        count = mask.sum(axes, keepdim=True)
+        return g.reshape(out.shape) * mask / count, None, None, None
+
+
+class MaxMinDim(ArrayFunction):
+    """``max(x, dim)``/``min(x, dim)``: values and the index of the first extreme."""
+
+    node_name = "MaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, is_max):
+        xp = _xp(x)
+        idx = xp.argmax(x, axis=dim) if is_max else xp.argmin(x, axis=dim)
+        idx = xp.expand_dims(idx, dim)
+        vals = xp.take_along_axis(x, idx, axis=dim)
+        ctx.shape, ctx.dim = x.shape, dim
+        idx = idx.astype(xp.int64, copy=False)
+        ctx.save_for_backward(idx)
+        if not keepdim:
+            vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+        return vals, idx
+
+    @staticmethod
+    def backward(ctx, g, gidx):
+        idx, = ctx.saved_tensors  # kept with the reduced dim, as size 1
+        dim, shape = ctx.dim, ctx.shape
+        positions = Tensor._make(_xp(idx._data).arange(shape[dim]).reshape(
+            [-1 if i == dim else 1 for i in range(len(shape))]))
+        if g.ndim < len(shape):
+            g = g.unsqueeze(dim)
+        return g * (positions == idx), None, None, None
+
+
+def sum(input, dim=None, keepdim=False, dtype=None):
+    """Sum over ``dim`` (all dims when None); ints and bools sum as int64 unless ``dtype`` is given."""
+    if dtype is not None:
+        input = to(input, dtype)
+    elif input._data.dtype.kind in "bi" and input._data.dtype != dtypes.int64.np:
+        input = to(input, dtypes.int64)
+    elif input._data.dtype.kind == "u":
+        input = to(input, dtypes.int64)
+    axes = normalize_dims(dim, input.ndim, "sum")
+    return Sum.apply(input, axes, keepdim)
+
+
+def mean(input, dim=None, keepdim=False, dtype=None):
+    """Mean over ``dim``; integer input is an error without ``dtype``, as in PyTorch."""
+    if dtype is not None:
+        input = to(input, dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                           f"point or complex dtype. Got: {input.dtype}")
+    axes = normalize_dims(dim, input.ndim, "mean")
+    n = 1
+    for a in axes:
+        n *= input.shape[a]
+    return sum(input, axes, keepdim) / builtins.max(n, 1) if n else sum(input, axes, keepdim) * float("nan")
+
+
+def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+    """Variance over ``dim`` with Bessel's ``correction`` (1 unbiased, 0 population)."""
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    if isinstance(dim, bool):  # var(x, False): the old unbiased positional argument
+        correction, dim = int(dim), None
+    axes = normalize_dims(dim, input.ndim, "var")
+    n = 1
+    for a in axes:
+        n *= input.shape[a]
+    centred = input - mean(input, axes, keepdim=True)
+    return sum(centred * centred, axes, keepdim) / builtins.max(n - correction, 0)
+
+
+def std(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+    """Standard deviation: the square root of :func:`var`."""
+    from distgrad.autograd.ops.unary import sqrt
+    return sqrt(var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
+
+
+def amax(input, dim=(), keepdim=False):
+    axes = normalize_dims(dim if dim != () else None, input.ndim, "amax")
+    return MaxMin.apply(input, axes, keepdim, True)
+
+
+def amin(input, dim=(), keepdim=False):
+    axes = normalize_dims(dim if dim != () else None, input.ndim, "amin")
+    return MaxMin.apply(input, axes, keepdim, False)
+
+
+class _ReturnTypes:
+    max = collections.namedtuple("max", ["values", "indices"])
+    min = collections.namedtuple("min", ["values", "indices"])
+
+
+def _pretty(cls_name):
+    def __repr__(self):
+        return f"distgrad.return_types.{cls_name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+    return __repr__
+
+
+_ReturnTypes.max.__repr__ = _pretty("max")
+_ReturnTypes.min.__repr__ = _pretty("min")
+return_types = _ReturnTypes
+
+
+def _max_min(input, dim, keepdim, other, is_max):
+    from distgrad.autograd.ops.arithmetic import maximum, minimum
+    if isinstance(dim, Tensor):
+        other, dim = dim, None
+    if other is not None:
+        return maximum(input, other) if is_max else minimum(input, other)
+    if dim is None:
+        if input.numel() == 0:
+            raise RuntimeError(f"{'max' if is_max else 'min'}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+        return MaxMin.apply(input, tuple(range(input.ndim)), False, is_max)
+    d = normalize_dims(dim, input.ndim, "max" if is_max else "min")
+    d = d[0] if d else 0
+    if input.ndim == 0:
+        return (return_types.max if is_max else return_types.min)(input.clone(), Tensor._make(_xp(input._data).zeros((), dtype="int64")))
+    vals, idx = MaxMinDim.apply(input, d, keepdim, is_max)
+    return (return_types.max if is_max else return_types.min)(vals, idx)
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    """The largest element; with ``dim``, ``(values, indices)``; with a tensor, elementwise maximum."""
+    return _max_min(input, dim, keepdim, other, True)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    """The smallest element; with ``dim``, ``(values, indices)``; with a tensor, elementwise minimum."""
+    return _max_min(input, dim, keepdim, other, False)
+
+
+def _arg(input, dim, keepdim, is_max):
+    xp = _xp(input._data)
+    f = xp.argmax if is_max else xp.argmin
+    if dim is None:
+        out = f(input._data.reshape(-1))
+        if keepdim:
+            out = xp.asarray(out).reshape((1,) * input.ndim)
+        return Tensor._make(xp.asarray(out, dtype=xp.int64))
+    d = input._dim(dim)
+    out = f(input._data, axis=d) if input.ndim else xp.asarray(0)
+    if keepdim and input.ndim:
+        out = xp.expand_dims(out, d)
+    return Tensor._make(xp.asarray(out, dtype=xp.int64))
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
+    return _arg(input, dim, keepdim, True)
+
+
+def argmin(input, dim=None, keepdim=False):
+    """Index of the smallest element (of the flattened tensor when ``dim`` is None)."""
+    return _arg(input, dim, keepdim, False)
+
+
+def prod(input, dim=None, keepdim=False, dtype=None):
+    """Product over one ``dim`` (all elements when None)."""
+    if dtype is not None:
+        input = to(input, dtype)
+    elif input._data.dtype.kind in "bu" or input._data.dtype == dtypes.int32.np:
+        input = to(input, dtypes.int64)
+    axes = normalize_dims(dim, input.ndim, "prod")
+    return Prod.apply(input, axes, keepdim if dim is not None else False)
+
+
+def logsumexp(input, dim, keepdim=False):
+    """log(sum(exp(x))) over ``dim``, computed stably by subtracting the max."""
+    from distgrad.autograd.ops.unary import exp, log
+    axes = normalize_dims(dim, input.ndim, "logsumexp")
+    m = amax(input, axes, keepdim=True).detach()
+    m = m.masked_fill(~(m == m) | (m.abs() == float("inf")), 0.0)
+    out = log(sum(exp(input - m), axes, keepdim=True)) + m
+    if not keepdim:
+        out = out.reshape([s for i, s in enumerate(out.shape) if i not in axes])
+    return out
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector p-norm (p = 2, 1, inf, -inf, 0 or any number) over ``dim``; 'fro' is the 2-norm."""
+    from distgrad.autograd.ops.unary import sqrt, abs as abs_
+    if dtype is not None:
+        input = to(input, dtype)
+    if p == "fro" or p == 2:
+        axes = normalize_dims(dim, input.ndim, "norm")
+        s = sum(input * input, axes, keepdim)
+        # at 0 the derivative of sqrt is infinite; PyTorch's norm gives 0 there
+        from distgrad.autograd.ops.arithmetic import where
+        zero = s == 0
+        if bool(zero._data.any()):
+            return where(zero, 0.0, sqrt(where(zero, 1.0, s)))
+        return sqrt(s)
+    if p == "nuc":
+        raise NotImplementedError("norm(p='nuc') (the nuclear norm) is not supported")
+    axes = normalize_dims(dim, input.ndim, "norm")
+    a = abs_(input)
+    if p == float("inf"):
+        return amax(a, axes, keepdim)
+    if p == float("-inf"):
+        return amin(a, axes, keepdim)
+    if p == 0:
+        return sum((a != 0).to(input.dtype), axes, keepdim)
+    if p == 1:
+        return sum(a, axes, keepdim)
+    return sum(a ** p, axes, keepdim) ** (1.0 / p)
+
+
+def sum_to(g, shape):
+    """Sum ``g`` down to ``shape`` (the inverse of broadcasting); ValueError if it cannot broadcast."""
+    gshape = g._data.shape
+    if gshape == tuple(shape):
+        return g
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        raise ValueError(f"cannot sum {gshape} to {shape}")
+    axes = list(range(lead))
+    for i, s in enumerate(shape):
+        gs = gshape[lead + i]
+        if s == 1 and gs != 1:
+            axes.append(lead + i)
+        elif s != gs:
+            raise ValueError(f"cannot sum {gshape} to {shape}")
+    out = Sum.apply(g, tuple(axes), True) if axes else g
+    return out.reshape(shape) if out._data.shape != tuple(shape) else out

@@ -1,0 +1,202 @@
+"""Tensor methods and operators, bound one explicit line each.
+
+Every math method of :class:`~distgrad.autograd.tensor.Tensor` is listed here,
+so the whole op surface can be read in one place; the ops themselves live in
+:mod:`distgrad.autograd.ops`.
+
+Example::
+
+    >>> import distgrad
+    >>> (distgrad.ones(2) + 1).exp().sum().item() > 14
+    True
+"""
+from distgrad.autograd.ops import arithmetic as ar
+from distgrad.autograd.ops import cast
+from distgrad.autograd.ops import inplace as ip
+from distgrad.autograd.ops import linalg
+from distgrad.autograd.ops import reduce as rd
+from distgrad.autograd.ops import shape as sh
+from distgrad.autograd.ops import unary as un
+from distgrad.autograd.tensor import Tensor
+
+
+def _swap(fn):
+    """``other OP self`` for the reflected operators."""
+    return lambda self, other: fn(other, self)
+
+
+# --- operators -------------------------------------------------------------------------------
+Tensor.__add__ = ar.add
+Tensor.__radd__ = _swap(ar.add)
+Tensor.__sub__ = ar.sub
+Tensor.__rsub__ = _swap(ar.sub)
+Tensor.__mul__ = ar.mul
+Tensor.__rmul__ = _swap(ar.mul)
+Tensor.__truediv__ = ar.div
+Tensor.__rtruediv__ = _swap(ar.div)
+Tensor.__floordiv__ = ar.floor_divide
+Tensor.__rfloordiv__ = _swap(ar.floor_divide)
+Tensor.__mod__ = ar.remainder
+Tensor.__rmod__ = _swap(ar.remainder)
+Tensor.__pow__ = ar.pow
+Tensor.__rpow__ = _swap(ar.pow)
+Tensor.__matmul__ = linalg.matmul
+Tensor.__rmatmul__ = _swap(linalg.matmul)
+Tensor.__neg__ = un.neg
+Tensor.__pos__ = lambda self: self
+Tensor.__abs__ = un.abs
+Tensor.__eq__ = ar.eq
+Tensor.__ne__ = ar.ne
+Tensor.__lt__ = ar.lt
+Tensor.__le__ = ar.le
+Tensor.__gt__ = ar.gt
+Tensor.__ge__ = ar.ge
+Tensor.__and__ = ar.bitwise_and
+Tensor.__rand__ = _swap(ar.bitwise_and)
+Tensor.__or__ = ar.bitwise_or
+Tensor.__ror__ = _swap(ar.bitwise_or)
+Tensor.__xor__ = ar.bitwise_xor
+Tensor.__rxor__ = _swap(ar.bitwise_xor)
+Tensor.__invert__ = ar.bitwise_not
+Tensor.__iadd__ = ip.add_
+Tensor.__isub__ = ip.sub_
+Tensor.__imul__ = ip.mul_
+Tensor.__itruediv__ = ip.div_
+
+# --- arithmetic and comparison -----------------------------------------------------------------
+Tensor.add = ar.add
+Tensor.sub = ar.sub
+Tensor.subtract = ar.sub
+Tensor.mul = ar.mul
+Tensor.multiply = ar.mul
+Tensor.div = ar.div
+Tensor.divide = ar.div
+Tensor.true_divide = ar.true_divide
+Tensor.floor_divide = ar.floor_divide
+Tensor.remainder = ar.remainder
+Tensor.pow = ar.pow
+Tensor.maximum = ar.maximum
+Tensor.minimum = ar.minimum
+Tensor.where = lambda self, condition, other: ar.where(condition, self, other)
+Tensor.eq = ar.eq
+Tensor.ne = ar.ne
+Tensor.lt = ar.lt
+Tensor.le = ar.le
+Tensor.gt = ar.gt
+Tensor.ge = ar.ge
+Tensor.logical_and = ar.logical_and
+Tensor.logical_or = ar.logical_or
+Tensor.logical_xor = ar.logical_xor
+Tensor.logical_not = ar.logical_not
+Tensor.bitwise_not = ar.bitwise_not
+Tensor.equal = ar.equal
+Tensor.allclose = ar.allclose
+Tensor.isclose = ar.isclose
+
+# --- elementwise functions -------------------------------------------------------------------
+Tensor.neg = un.neg
+Tensor.negative = un.neg
+Tensor.exp = un.exp
+Tensor.expm1 = un.expm1
+Tensor.log = un.log
+Tensor.log1p = un.log1p
+Tensor.log2 = un.log2
+Tensor.log10 = un.log10
+Tensor.sqrt = un.sqrt
+Tensor.rsqrt = un.rsqrt
+Tensor.square = un.square
+Tensor.reciprocal = un.reciprocal
+Tensor.sin = un.sin
+Tensor.cos = un.cos
+Tensor.tan = un.tan
+Tensor.tanh = un.tanh
+Tensor.sigmoid = un.sigmoid
+Tensor.relu = un.relu
+Tensor.abs = un.abs
+Tensor.sign = un.sign
+Tensor.floor = un.floor
+Tensor.ceil = un.ceil
+Tensor.round = un.round
+Tensor.trunc = un.trunc
+Tensor.erf = un.erf
+Tensor.clamp = un.clamp
+Tensor.clip = un.clamp
+
+# --- reductions --------------------------------------------------------------------------------
+Tensor.sum = rd.sum
+Tensor.mean = rd.mean
+Tensor.var = rd.var
+Tensor.std = rd.std
+Tensor.max = rd.max
+Tensor.min = rd.min
+Tensor.amax = rd.amax
+Tensor.amin = rd.amin
+Tensor.argmax = rd.argmax
+Tensor.argmin = rd.argmin
+Tensor.logsumexp = rd.logsumexp
+Tensor.prod = rd.prod
+Tensor.norm = rd.norm
+
+# --- shape -------------------------------------------------------------------------------------
+Tensor.reshape = sh.reshape
+Tensor.view = sh.view
+Tensor.view_as = sh.view_as
+Tensor.reshape_as = sh.reshape_as
+Tensor.flatten = sh.flatten
+Tensor.unflatten = sh.unflatten
+Tensor.squeeze = sh.squeeze
+Tensor.unsqueeze = sh.unsqueeze
+Tensor.permute = sh.permute
+Tensor.transpose = sh.transpose
+Tensor.swapaxes = sh.swapaxes
+Tensor.swapdims = sh.swapdims
+Tensor.movedim = sh.movedim
+Tensor.t = sh.t
+Tensor.T = property(sh.T)
+Tensor.mT = property(sh.mT)
+Tensor.expand = sh.expand
+Tensor.expand_as = sh.expand_as
+Tensor.broadcast_to = sh.broadcast_to
+Tensor.repeat = sh.repeat
+
+# --- matrix products ---------------------------------------------------------------------------
+Tensor.matmul = linalg.matmul
+Tensor.mm = linalg.mm
+Tensor.bmm = linalg.bmm
+Tensor.dot = linalg.dot
+Tensor.mv = linalg.mv
+Tensor.outer = linalg.outer
+
+# --- copies and conversions --------------------------------------------------------------------
+Tensor.to = cast.tensor_to
+Tensor.clone = cast.clone
+Tensor.contiguous = cast.contiguous
+Tensor.is_contiguous = cast.is_contiguous
+Tensor.float = cast.float_
+Tensor.double = cast.double
+Tensor.half = cast.half
+Tensor.long = cast.long
+Tensor.int = cast.int_
+Tensor.bool = cast.bool__
+Tensor.cpu = cast.cpu
+Tensor.cuda = cast.cuda
+Tensor.type_as = cast.type_as
+
+# --- in place ----------------------------------------------------------------------------------
+Tensor.add_ = ip.add_
+Tensor.sub_ = ip.sub_
+Tensor.mul_ = ip.mul_
+Tensor.div_ = ip.div_
+Tensor.pow_ = ip.pow_
+Tensor.clamp_ = ip.clamp_
+Tensor.clip_ = ip.clamp_
+Tensor.sigmoid_ = ip.sigmoid_
+Tensor.relu_ = ip.relu_
+Tensor.tanh_ = ip.tanh_
+Tensor.exp_ = ip.exp_
+Tensor.neg_ = ip.neg_
+Tensor.fill_ = ip.fill_
+Tensor.zero_ = ip.zero_
+Tensor.copy_ = ip.copy_
+Tensor.uniform_ = ip.uniform_
+Tensor.normal_ = ip.normal_

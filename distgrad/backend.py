@@ -1,0 +1,184 @@
+"""The one module that knows NumPy from CuPy.
+
+Every op is written once against an array module ``xp``; this module decides
+which one (``numpy`` for CPU arrays, ``cupy`` for CUDA arrays), describes where
+an array lives (:class:`device`) and moves arrays between devices.
+
+Example::
+
+    >>> import numpy as np
+    >>> from distgrad.backend import get_array_module, device_of
+    >>> get_array_module(np.zeros(3)) is np
+    True
+    >>> str(device_of(np.zeros(3)))
+    'cpu'
+"""
+import numpy as np
+
+try:  # CuPy is optional: the `cuda` extra installs it.
+    import cupy as _cupy
+except Exception:  # ImportError, or a CUDA runtime that fails to load
+    _cupy = None
+
+
+class device:
+    """Where a tensor lives: ``device("cpu")``, ``device("cuda", 0)`` or ``device("cuda:1")``.
+
+    Compares equal to another device or to its string form.
+
+    Example::
+
+        >>> device("cuda:1").index
+        1
+        >>> device("cpu") == "cpu"
+        True
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):
+        if isinstance(type, device):
+            type, index = type.type, type.index if index is None else index
+        if not isinstance(type, str):
+            raise TypeError(f"device(): expected a string or device, got {type!r}")
+        if ":" in type:
+            type, _, idx = type.partition(":")
+            if index is not None:
+                raise ValueError("device(): index given twice")
+            try:
+                index = int(idx)
+            except ValueError:
+                raise RuntimeError(f"Invalid device string: '{type}:{idx}'") from None
+        if type not in ("cpu", "cuda"):
+            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
+        if index is not None and index < 0:
+            raise RuntimeError(f"Device index must not be negative, got {index}")
+        self.type = type
+        self.index = index
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except (RuntimeError, ValueError):
+                return False
+        if not isinstance(other, device):
+            return NotImplemented
+        return self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+
+CPU = device("cpu")
+
+
+def cupy_module():
+    """Return the cupy module, or None when CuPy is not installed or cannot load."""
+    return _cupy
+
+
+def cuda_is_available():
+    """True when CuPy is importable and sees at least one CUDA device."""
+    return cuda_device_count() > 0
+
+
+def cuda_device_count():
+    """How many CUDA devices CuPy sees (0 without CuPy or without a driver)."""
+    if _cupy is None:
+        return 0
+    try:
+        return _cupy.cuda.runtime.getDeviceCount()
+    except Exception:
+        return 0
+
+
+def get_array_module(*arrays):
+    """The array module (numpy or cupy) that owns ``arrays``; numpy when none is a CuPy array."""
+    if _cupy is not None:
+        for a in arrays:
+            if isinstance(a, _cupy.ndarray):
+                return _cupy
+    return np
+
+
+def is_array(obj):
+    """True for a NumPy or CuPy ndarray."""
+    return isinstance(obj, np.ndarray) or (_cupy is not None and isinstance(obj, _cupy.ndarray))
+
+
+def device_of(array):
+    """The :class:`device` an array lives on."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return device("cuda", array.device.id)
+    return CPU
+
+
+def normalize_device(dev):
+    """Turn None, a string, an int (a CUDA ordinal) or a device into a :class:`device`.
+
+    A bare ``"cuda"`` means the current CUDA device, as in PyTorch.
+    """
+    if dev is None:
+        return CPU
+    if isinstance(dev, int):
+        dev = device("cuda", dev)
+    elif not isinstance(dev, device):
+        dev = device(dev)
+    if dev.type == "cuda":
+        if not cuda_is_available():
+            raise RuntimeError(
+                f"device '{dev}' was requested but CUDA is not available "
+                "(install distgrad[cuda] on a machine with an NVIDIA GPU)")
+        if dev.index is None:
+            dev = device("cuda", _cupy.cuda.runtime.getDevice())
+        elif dev.index >= cuda_device_count():
+            raise RuntimeError(f"device '{dev}' does not exist: {cuda_device_count()} CUDA device(s) visible")
+    return dev
+
+
+def to_device(array, dev):
+    """Return ``array`` on ``dev`` (a :class:`device`), copying only when it has to move."""
+    if dev.type == "cpu":
+        if isinstance(array, np.ndarray):
+            return array
+        return _cupy.asnumpy(array)
+    with _cupy.cuda.Device(dev.index):
+        if isinstance(array, _cupy.ndarray) and array.device.id == dev.index:
+            return array
+        return _cupy.asarray(array)
+
+
+def array_module_for(dev):
+    """The array module that holds arrays on ``dev``."""
+    return np if dev.type == "cpu" else _cupy
+
+
+def as_array(data, np_dtype=None, dev=CPU):
+    """Build an array on ``dev`` from array-like ``data`` (lists, scalars, arrays), copying it."""
+    xp = array_module_for(dev)
+    if dev.type == "cpu":
+        if _cupy is not None and isinstance(data, _cupy.ndarray):
+            data = _cupy.asnumpy(data)
+        return np.array(data, dtype=np_dtype)
+    with _cupy.cuda.Device(dev.index):
+        return xp.array(data, dtype=np_dtype)
+
+
+def synchronize(dev=None):
+    """Wait for all queued work on a CUDA device (a no-op without CuPy)."""
+    if _cupy is None or not cuda_is_available():
+        return
+    if dev is None:
+        _cupy.cuda.runtime.deviceSynchronize()
+        return
+    with _cupy.cuda.Device(normalize_device(dev).index):
+        _cupy.cuda.runtime.deviceSynchronize()
