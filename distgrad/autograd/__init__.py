@@ -28,3 +28,4 @@ class Variable:
     """PyTorch's legacy name; only ``Variable._execution_engine.queue_callback`` is provided."""
 
     _execution_engine = _ExecutionEngine()
+from distgrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401
