@@ -70,6 +70,12 @@ class Sum(ArrayFunction):
         return g.reshape(ctx.kept).expand(ctx.shape), None, None
 
 
+class SumAll(Sum):
+    """``sum(x)`` with no ``dim``: PyTorch names this node SumBackward0 (SumBackward1 has a dim)."""
+
+    node_name = "SumBackward0"
+
+
 class Prod(ArrayFunction):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
@@ -155,7 +161,7 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     elif input._data.dtype.kind == "u":
         input = to(input, dtypes.int64)
     axes = normalize_dims(dim, input.ndim, "sum")
-    return Sum.apply(input, axes, keepdim)
+    return (SumAll if dim is None else Sum).apply(input, axes, keepdim)
 
 
 def mean(input, dim=None, keepdim=False, dtype=None):
