@@ -1,0 +1,628 @@
+"""Indexing: ``x[key]``, ``x[key] = v``, gather/scatter, index_select/index_add, masked_fill.
+
+Basic indexing (ints, slices, None, Ellipsis) returns a view that shares the
+input's storage and version counter; advanced indexing (integer arrays, bool
+masks) returns a copy, exactly as in PyTorch.  Every backward is a scatter-add
+of the gradient into zeros of the input's shape, and the backward of that
+scatter is again a gather, so second derivatives work.
+
+Scatter-adds go through ``xp.bincount`` on flat positions: it accumulates
+repeated indices (``x[[0, 0]]`` sends both gradients to element 0) and is the
+same call on NumPy and CuPy.
+
+Example::
+
+    >>> import distgrad
+    >>> x = distgrad.arange(6.0).reshape(2, 3)
+    >>> x[:, [0, 2]]
+    tensor([[0., 2.],
+            [3., 5.]])
+    >>> x.gather(1, distgrad.tensor([[2], [0]]))
+    tensor([[2.],
+            [3.]])
+"""
+import numpy as np
+
+from distgrad import backend
+from distgrad.autograd import grad_mode
+from distgrad.autograd.function import ArrayFunction
+from distgrad.autograd.ops.inplace import check_inplace, write_result
+from distgrad.autograd.tensor import Tensor
+
+_state = grad_mode.state
+_INT_SCALARS = (int, np.integer)
+
+
+def _xp(x):
+    return backend.get_array_module(x)
+
+
+# --- parsing an index key ----------------------------------------------------------------------
+def _as_index_array(k, xp):
+    """An index given as a tensor, array or list, as an array on ``xp``'s device (bool or integer)."""
+    if isinstance(k, Tensor):
+        arr = k._data
+    elif backend.is_array(k):
+        arr = k
+    else:
+        arr = np.asarray(k)
+        if arr.size == 0:
+            arr = arr.astype(np.int64)
+    if arr.dtype.kind == "u" and arr.dtype == np.uint8:
+        arr = arr.astype(bool)  # PyTorch's legacy byte masks
+    if arr.dtype.kind not in "biu":
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    if backend.get_array_module(arr) is not xp:
+        arr = xp.asarray(backend.to_device(arr, backend.CPU) if xp is np else arr)
+    return arr
+
+
+def parse_key(x, key):
+    """Check ``key`` against ``x``'s shape; return (numpy-style key tuple, is_advanced, grad_fn kind).
+
+    Raises PyTorch's IndexError for out-of-range ints/indices, mask shape
+    mismatches, too many indices and unsupported index types.
+    """
+    xp = x._xp()
+    if not isinstance(key, tuple):
+        key = (key,)
+    items, advanced = [], False
+    for k in key:
+        if k is None or k is Ellipsis or isinstance(k, slice):
+            items.append(k)
+        elif isinstance(k, (bool, np.bool_)):
+            items.append(bool(k))
+            advanced = True
+        elif isinstance(k, _INT_SCALARS):
+            items.append(int(k))
+        elif isinstance(k, Tensor) and k.ndim == 0 and k._data.dtype.kind in "iu" and k._data.dtype != np.uint8:
+            items.append(int(k.item()))  # a 0-d integer tensor selects, as an int would
+        elif isinstance(k, (Tensor, list, tuple)) or backend.is_array(k):
+            items.append(_as_index_array(k, xp))
+            advanced = True
+        else:
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+                             f"are valid indices (got {type(k).__name__})")
+    shape = x._data.shape
+    consumed = 0
+    for k in items:
+        if isinstance(k, (int, slice)) and not isinstance(k, bool):
+            consumed += 1
+        elif backend.is_array(k):
+            consumed += k.ndim if k.dtype.kind == "b" else 1
+    if consumed > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    if sum(1 for k in items if k is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    d = 0
+    for pos, k in enumerate(items):
+        if k is Ellipsis:
+            d += len(shape) - consumed
+        elif isinstance(k, bool) or k is None:
+            continue
+        elif isinstance(k, int):
+            if not -shape[d] <= k < shape[d]:
+                raise IndexError(f"index {k} is out of bounds for dimension {d} with size {shape[d]}")
+            d += 1
+        elif isinstance(k, slice):
+            d += 1
+        elif k.dtype.kind == "b":
+            if tuple(k.shape) != tuple(shape[d:d + k.ndim]):
+                raise IndexError(f"The shape of the mask {list(k.shape)} at index {pos} does not match the shape "
+                                 f"of the indexed tensor {list(shape)} at index {d}")
+            d += k.ndim
+        else:
+            if k.size:
+                lo, hi = int(k.min()), int(k.max())
+                if lo < -shape[d] or hi >= shape[d]:
+                    bad = hi if hi >= shape[d] else lo
+                    raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {shape[d]}")
+            d += 1
+    kind = "alias"
+    for k in reversed(items):
+        if k is Ellipsis or (isinstance(k, slice) and k == slice(None)):
+            continue
+        kind = "select" if isinstance(k, int) else "slice" if isinstance(k, slice) else "unsqueeze"
+        break
+    return tuple(items), advanced, kind
+
+
+def flat_positions(shape, key):
+    """For each element of ``zeros(shape)[key]``, its position in the flattened tensor."""
+    import math
+    xp = _xp(key[0]) if key and backend.is_array(key[0]) else np
+    for k in key:
+        if backend.is_array(k):
+            xp = _xp(k)
+    return xp.arange(math.prod(shape), dtype=xp.int64).reshape(shape)[key]
+
+
+def scatter_flat(values, flat, size, dtype):
+    """Zeros of ``size`` elements with ``values`` added at flat positions ``flat`` (repeats accumulate)."""
+    xp = _xp(values)
+    if values.dtype.kind == "f":
+        return xp.bincount(flat.reshape(-1), weights=values.reshape(-1), minlength=size).astype(dtype, copy=False)
+    out = xp.zeros(size, dtype=dtype)
+    xp.add.at(out, flat.reshape(-1), values.reshape(-1))
+    return out
+
+
+# --- getitem / setitem ----------------------------------------------------------------------
+class Select(ArrayFunction):
+    """Basic indexing (ints, slices, None, Ellipsis): a view of the input."""
+
+    _view = True
+
+    @staticmethod
+    def forward(ctx, x, key):
+        ctx.in_shape, ctx.key = x.shape, key
+        return x[key]
+
+    @staticmethod
+    def backward(ctx, g):
+        return BasicPut.apply(g, ctx.in_shape, ctx.key), None
+
+
+class Slice(Select):
+    pass
+
+
+class Unsqueeze(Select):
+    pass
+
+
+class Alias(Select):
+    pass
+
+
+_BASIC = {"select": Select, "slice": Slice, "unsqueeze": Unsqueeze, "alias": Alias}
+
+
+class BasicPut(ArrayFunction):
+    """The gradient of basic indexing: ``g`` written into zeros of the input's shape."""
+
+    node_name = "SliceBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, shape, key):
+        ctx.key = key
+        out = _xp(g).zeros(shape, dtype=g.dtype)
+        out[key] = g
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return Select.apply(gg, ctx.key), None, None
+
+
+class Index(ArrayFunction):
+    """Advanced indexing (integer arrays, bool masks): a copy."""
+
+    @staticmethod
+    def forward(ctx, x, key):
+        if ctx.needs_input_grad[0]:
+            ctx.in_shape = x.shape
+            ctx.flat = flat_positions(x.shape, key)
+        return x[key]
+
+    @staticmethod
+    def backward(ctx, g):
+        return PutFlat.apply(g, ctx.flat, ctx.in_shape), None
+
+
+class TakeFlat(ArrayFunction):
+    """``x.flatten()[flat]``: the elements at precomputed flat positions."""
+
+    node_name = "IndexBackward0"
+
+    @staticmethod
+    def forward(ctx, x, flat):
+        ctx.in_shape, ctx.flat = x.shape, flat
+        return _xp(x).take(x, flat)
+
+    @staticmethod
+    def backward(ctx, g):
+        return PutFlat.apply(g, ctx.flat, ctx.in_shape), None
+
+
+class PutFlat(ArrayFunction):
+    """Zeros of ``shape`` with ``g`` scatter-added at flat positions (the gradient of a gather)."""
+
+    node_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, g, flat, shape):
+        import math
+        ctx.flat = flat
+        return scatter_flat(g, flat, math.prod(shape), g.dtype).reshape(shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return TakeFlat.apply(gg, ctx.flat), None, None
+
+
+def getitem(input, key):
+    """``input[key]`` with PyTorch's indexing rules (a view for basic keys, a copy for advanced ones)."""
+    key, advanced, kind = parse_key(input, key)
+    if advanced:
+        return Index.apply(input, key)
+    return _BASIC[kind].apply(input, key)
+
+
+def _index_with(g, key):
+    """Index a gradient with an already parsed key."""
+    for k in key:
+        if backend.is_array(k) or isinstance(k, bool):
+            return Index.apply(g, key)
+    return Select.apply(g, key)
+
+
+class IndexPut(ArrayFunction):
+    """``x`` with ``v`` written at ``key``: the out-of-place core of ``x[key] = v``."""
+
+    node_name = "CopySlices"
+
+    @staticmethod
+    def forward(ctx, x, v, key):
+        ctx.key = key
+        ctx.v_shape = getattr(v, "shape", None)
+        out = x.copy()
+        out[key] = v
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = gv = None
+        if ctx.needs_input_grad[0]:
+            gx = IndexPut.apply(g, 0, ctx.key)
+        if ctx.needs_input_grad[1]:
+            from distgrad.autograd.ops.reduce import sum_to
+            gv = _index_with(g, ctx.key)
+            lead = len(ctx.v_shape) - gv.ndim
+            if lead > 0:
+                gv = gv.reshape((1,) * lead + tuple(gv.shape))
+            gv = sum_to(gv, ctx.v_shape)
+        return gx, gv, None
+
+
+def _result_shape(x, key):
+    """The shape ``x[key]`` has, without copying ``x``'s data."""
+    xp = x._xp()
+    return xp.broadcast_to(xp.zeros((), dtype=bool), x._data.shape)[key].shape
+
+
+def setitem(input, key, value):
+    """``input[key] = value`` in place; differentiable w.r.t. the old ``input`` and a tensor ``value``."""
+    check_inplace(input, "setitem")
+    key, advanced, _ = parse_key(input, key)
+    xp = input._xp()
+    if isinstance(value, Tensor):
+        if advanced and value._data.dtype != input._data.dtype:
+            raise RuntimeError(f"Index put requires the source and destination dtypes match, got {input.dtype} for "
+                               f"the destination and {value.dtype} for the source.")
+        target = _result_shape(input, key)
+        vshape = value._data.shape
+        trimmed = vshape[len(vshape) - len(target):] if len(vshape) > len(target) else vshape
+        ok = all(s == 1 for s in vshape[:len(vshape) - len(trimmed)])
+        try:
+            np.broadcast_shapes(trimmed, target)
+        except ValueError:
+            ok = False
+        if not ok or len(trimmed) > len(target) or any(s != t and s != 1 for s, t in
+                                                        zip(trimmed[::-1], target[::-1])):
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(vshape)} cannot be broadcast to "
+                               f"indexing result of shape {list(target)}")
+        if value._data.dtype != input._data.dtype:
+            from distgrad.autograd.ops.cast import to
+            value = to(value, input.dtype)
+        if backend.get_array_module(value._data) is not xp or value.device != input.device:
+            from distgrad.autograd.ops.cast import to
+            value = to(value, device=input.device)
+    elif isinstance(value, (bool, int, float, np.generic)):
+        value = xp.asarray(value).astype(input._data.dtype)
+    else:
+        raise TypeError(f"setitem: can't assign a {type(value).__name__} to a tensor (use a number or a Tensor)")
+    recording = _state.enabled and (input._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
+    if recording:
+        return write_result(input, IndexPut.apply(input, value, key), "setitem")
+    input._data[key] = value._data if isinstance(value, Tensor) else value
+    input._vc.value += 1
+    return input
+
+
+def tensor_setitem(self, key, value):
+    setitem(self, key, value)
+
+
+# --- gather / scatter along a dim ------------------------------------------------------------
+def _check_index(op, input, dim, index, src=None):
+    """Validate a gather/scatter index; return the wrapped dim."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    if index._data.dtype != np.int64:
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+    d = input._dim(dim)
+    nd = max(input.ndim, 1)
+    if max(index.ndim, 1) != nd:
+        raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as input tensor "
+                           f"(index {list(index.shape)}, input {list(input.shape)})")
+    ishape = input.shape or (1,)
+    xshape = index.shape or (1,)
+    for i in range(nd):
+        if i != d and xshape[i] > ishape[i]:
+            raise RuntimeError(f"{op}(): Size does not match at dimension {i} expected index {list(index.shape)} "
+                               f"to be smaller than self {list(input.shape)} apart from dimension {d}")
+        if src is not None and xshape[i] > (src.shape or (1,))[i]:
+            raise RuntimeError(f"{op}(): Size does not match at dimension {i} expected index {list(index.shape)} "
+                               f"to be smaller than src {list(src.shape)}")
+    if index.numel():
+        lo, hi = int(index._data.min()), int(index._data.max())
+        if lo < 0 or hi >= ishape[d]:
+            bad = lo if lo < 0 else hi
+            raise RuntimeError(f"{op}(): index {bad} is out of bounds for dimension {d} with size {ishape[d]}")
+    return d
+
+
+def dim_positions(shape, dim, index):
+    """Flat positions into ``shape`` of ``input[i_0, .., index[i], .., i_n]`` for each index element."""
+    xp = _xp(index)
+    shape = shape or (1,)
+    index = index.reshape(index.shape or (1,))
+    strides = [1] * len(shape)
+    for i in range(len(shape) - 2, -1, -1):
+        strides[i] = strides[i + 1] * shape[i + 1]
+    flat = index.astype(xp.int64) * strides[dim]
+    for i in range(len(shape)):
+        if i != dim and index.shape[i] > 1:
+            view = [1] * len(shape)
+            view[i] = index.shape[i]
+            flat = flat + xp.arange(index.shape[i], dtype=xp.int64).reshape(view) * strides[i]
+    return flat
+
+
+def _leading_part(src, shape):
+    """``src[:shape[0], :shape[1], ...]``: the part of ``src`` a scatter reads."""
+    if tuple(src.shape) == tuple(shape):
+        return src
+    return getitem(src, tuple(slice(0, s) for s in shape))
+
+
+class Gather(TakeFlat):
+    node_name = "GatherBackward0"
+
+
+class IndexSelect(TakeFlat):
+    node_name = "IndexSelectBackward0"
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    """``out[i][j][k] = input[i][index[i][j][k]][k]`` (for dim=1); out has ``index``'s shape."""
+    d = _check_index("gather", input, dim, index)
+    flat = dim_positions(input._data.shape, d, index._data).reshape(index._data.shape)
+    return Gather.apply(input, flat)
+
+
+class ScatterAdd(ArrayFunction):
+    """``x`` plus ``src`` added at flat positions."""
+
+    @staticmethod
+    def forward(ctx, x, src, flat):
+        ctx.flat = flat
+        return x + scatter_flat(src, flat, x.size, x.dtype).reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (TakeFlat.apply(g, ctx.flat) if ctx.needs_input_grad[1] else None), None
+
+
+class Scatter(ArrayFunction):
+    """``x`` with ``src`` (an array or a number) written at flat positions."""
+
+    @staticmethod
+    def forward(ctx, x, src, flat):
+        ctx.flat = flat
+        out = x.copy()
+        out.reshape(-1)[flat.reshape(-1)] = src.reshape(-1) if backend.is_array(src) else src
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = Scatter.apply(g, 0, ctx.flat) if ctx.needs_input_grad[0] else None
+        gs = TakeFlat.apply(g, ctx.flat) if ctx.needs_input_grad[1] else None
+        return gx, gs, None
+
+
+def _scatter_src(op, input, src):
+    if isinstance(src, Tensor):
+        if src._data.dtype != input._data.dtype:
+            raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype "
+                               f"(got {input.dtype} and {src.dtype})")
+        return src
+    if isinstance(src, (bool, int, float, np.generic)):
+        return None
+    raise TypeError(f"{op}(): src must be a Tensor or a number, got {type(src).__name__}")
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """Write ``src`` (a tensor or a number, or ``value=``) into a copy of ``input`` at ``index`` along ``dim``."""
+    if src is None:
+        src = value
+    if src is None:
+        raise TypeError("scatter(): expected a 'src' tensor or a 'value'")
+    if reduce is not None:
+        if reduce == "add":
+            if not isinstance(src, Tensor):
+                src = Tensor._make(input._xp().full(index._data.shape, src, dtype=input._data.dtype))
+            return scatter_add(input, dim, index, src)
+        raise RuntimeError(f"scatter(): reduce argument must be 'add' (got {reduce!r}); "
+                           "use scatter_add or scatter_reduce-style composition for other reductions")
+    tensor_src = _scatter_src("scatter", input, src)
+    d = _check_index("scatter", input, dim, index, tensor_src)
+    flat = dim_positions(input._data.shape, d, index._data).reshape(index._data.shape)
+    if tensor_src is None:
+        return Scatter.apply(input, input._xp().asarray(src).astype(input._data.dtype).item(), flat)
+    return Scatter.apply(input, _leading_part(tensor_src, index.shape), flat)
+
+
+def scatter_add(input, dim, index, src):
+    """Add ``src`` into a copy of ``input`` at ``index`` along ``dim`` (repeated indices accumulate)."""
+    if _scatter_src("scatter_add", input, src) is None:
+        raise TypeError("scatter_add(): argument 'src' must be Tensor")
+    d = _check_index("scatter_add", input, dim, index, src)
+    flat = dim_positions(input._data.shape, d, index._data).reshape(index._data.shape)
+    return ScatterAdd.apply(input, _leading_part(src, index.shape), flat)
+
+
+def scatter_(input, dim, index, src=None, *, value=None, reduce=None):
+    check_inplace(input, "scatter_")
+    return write_result(input, scatter(input, dim, index, src, value=value, reduce=reduce), "scatter_")
+
+
+def scatter_add_(input, dim, index, src):
+    check_inplace(input, "scatter_add_")
+    return write_result(input, scatter_add(input, dim, index, src), "scatter_add_")
+
+
+def take_along_dim(input, indices, dim=None):
+    """Pick values along ``dim`` at ``indices`` (broadcast against ``input``); flattened when dim is None."""
+    if dim is None:
+        return gather(input.reshape(-1), 0, indices.reshape(-1))
+    if input.ndim != indices.ndim:
+        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of dimensions, but "
+                           f"got {input.ndim} dimensions for input, and {indices.ndim} dimensions for indices")
+    d = input._dim(dim)
+    ishape, xshape = list(input.shape), list(indices.shape)
+    ishape[d] = xshape[d] = 1
+    try:
+        b = list(np.broadcast_shapes(tuple(ishape), tuple(xshape)))
+    except ValueError:
+        raise RuntimeError(f"take_along_dim(): shapes {list(input.shape)} and {list(indices.shape)} cannot be "
+                           f"broadcast apart from dimension {d}") from None
+    in_b, ix_b = b.copy(), b.copy()
+    in_b[d], ix_b[d] = input.shape[d], indices.shape[d]
+    idx = indices if indices._data.dtype == np.int64 else indices.long()
+    return gather(input.expand(in_b), d, idx.expand(ix_b).contiguous())
+
+
+# --- index_select / index_add ------------------------------------------------------------------
+def _check_vector_index(op, index):
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    if index.ndim > 1:
+        raise IndexError(f"{op}(): Index is supposed to be a vector, got a tensor of shape {list(index.shape)}")
+    if index._data.dtype.kind not in "iu" or index._data.dtype == np.uint8:
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {index.dtype}")
+    return index._data.reshape(-1)
+
+
+def _vector_positions(op, shape, d, idx):
+    """Flat positions of ``input.index_select(d, idx)`` elements."""
+    shape = shape or (1,)
+    if idx.size:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < -shape[d] or hi >= shape[d]:
+            raise IndexError(f"{op}(): index {hi if hi >= shape[d] else lo} is out of bounds for dimension {d} "
+                             f"with size {shape[d]}")
+    idx = idx % shape[d] if idx.size else idx.astype(np.int64)
+    out_shape = list(shape)
+    out_shape[d] = idx.size
+    view = [1] * len(shape)
+    view[d] = idx.size
+    xp = _xp(idx)
+    full = xp.broadcast_to(idx.astype(xp.int64).reshape(view), out_shape)
+    return dim_positions(tuple(shape), d, full).reshape(out_shape)
+
+
+def index_select(input, dim, index):
+    """The slices of ``input`` at ``index`` (a 1-D integer tensor) along ``dim``."""
+    idx = _check_vector_index("index_select", index)
+    d = input._dim(dim)
+    flat = _vector_positions("index_select", input._data.shape, d, idx)
+    if input.ndim == 0:
+        flat = flat.reshape(())
+    return IndexSelect.apply(input, flat)
+
+
+class IndexAdd(ScatterAdd):
+    pass
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """A copy of ``input`` with ``alpha * source`` slices added at ``index`` along ``dim``."""
+    idx = _check_vector_index("index_add", index)
+    d = input._dim(dim)
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"index_add(): self ({input.dtype}) and source ({source.dtype}) must have the same "
+                           "scalar type")
+    expect = list(input.shape or (1,))
+    expect[d] = idx.size
+    if list(source.shape or (1,)) != expect:
+        raise RuntimeError(f"index_add(): source of shape {list(source.shape)} does not match self of shape "
+                           f"{list(input.shape)} with {idx.size} indices along dimension {d}")
+    flat = _vector_positions("index_add", input._data.shape, d, idx).reshape(source._data.shape)
+    if alpha != 1:
+        source = source * alpha
+    return IndexAdd.apply(input, source, flat)
+
+
+def index_add_(input, dim, index, source, *, alpha=1):
+    check_inplace(input, "index_add_")
+    return write_result(input, index_add(input, dim, index, source, alpha=alpha), "index_add_")
+
+
+# --- masked_fill -------------------------------------------------------------------------------
+class MaskedFill(ArrayFunction):
+    """``input`` with ``value`` where ``mask`` is True (shapes broadcast)."""
+
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        xp = _xp(x)
+        shape = np.broadcast_shapes(x.shape, mask.shape)
+        ctx.save_for_backward(mask)
+        v = value.astype(x.dtype) if backend.is_array(value) else xp.asarray(value).astype(x.dtype)
+        return xp.where(mask, v, xp.broadcast_to(x, shape))
+
+    @staticmethod
+    def backward(ctx, g):
+        mask, = ctx.saved_tensors
+        gx = MaskedFill.apply(g, mask, 0.0) if ctx.needs_input_grad[0] else None
+        gv = None
+        if ctx.needs_input_grad[2]:
+            gv = MaskedFill.apply(g, ~mask, 0.0).sum()
+        return gx, None, gv
+
+
+def masked_fill(input, mask, value):
+    """``value`` (a number or a 0-d tensor) where the bool ``mask`` is True, ``input`` elsewhere."""
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"masked_fill(): argument 'mask' must be Tensor, not {type(mask).__name__}")
+    if mask._data.dtype.kind != "b":
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
+    try:
+        np.broadcast_shapes(input._data.shape, mask._data.shape)
+    except ValueError:
+        raise RuntimeError(f"masked_fill: the shape of the mask {list(mask.shape)} must be broadcastable with the "
+                           f"shape of the input {list(input.shape)}") from None
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.ndim} dimension(s).")
+        if not value._requires_grad:
+            value = value.item()
+        elif value._data.dtype != input._data.dtype:
+            value = value.to(input.dtype)
+    elif not isinstance(value, (bool, int, float, np.generic)):
+        raise TypeError(f"masked_fill(): argument 'value' must be a number or a 0-d Tensor, not "
+                        f"{type(value).__name__}")
+    if mask.device != input.device:
+        mask = mask.to(input.device)
+    return MaskedFill.apply(input, mask, value)
+
+
+def masked_fill_(input, mask, value):
+    check_inplace(input, "masked_fill_")
+    if mask._data.ndim > input.ndim or any(
+            m != 1 and m != s for m, s in zip(mask.shape[::-1], input.shape[::-1])):
+        raise RuntimeError(f"masked_fill_: the shape of the mask {list(mask.shape)} must be broadcastable to "
+                           f"the shape of self {list(input.shape)}")
+    return write_result(input, masked_fill(input, mask, value), "masked_fill_")
