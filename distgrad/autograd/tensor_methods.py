@@ -12,10 +12,13 @@ Example::
 """
 from distgrad.autograd.ops import arithmetic as ar
 from distgrad.autograd.ops import cast
+from distgrad.autograd.ops import index as ix
 from distgrad.autograd.ops import inplace as ip
+from distgrad.autograd.ops import join as jn
 from distgrad.autograd.ops import linalg
 from distgrad.autograd.ops import reduce as rd
 from distgrad.autograd.ops import shape as sh
+from distgrad.autograd.ops import softmax as sm
 from distgrad.autograd.ops import unary as un
 from distgrad.autograd.tensor import Tensor
 
@@ -200,3 +203,29 @@ Tensor.zero_ = ip.zero_
 Tensor.copy_ = ip.copy_
 Tensor.uniform_ = ip.uniform_
 Tensor.normal_ = ip.normal_
+
+# --- indexing ----------------------------------------------------------------------------------
+Tensor.__getitem__ = ix.getitem
+Tensor.__setitem__ = ix.tensor_setitem
+Tensor.gather = ix.gather
+Tensor.scatter = ix.scatter
+Tensor.scatter_ = ix.scatter_
+Tensor.scatter_add = ix.scatter_add
+Tensor.scatter_add_ = ix.scatter_add_
+Tensor.take_along_dim = ix.take_along_dim
+Tensor.index_select = ix.index_select
+Tensor.index_add = ix.index_add
+Tensor.index_add_ = ix.index_add_
+Tensor.masked_fill = ix.masked_fill
+Tensor.masked_fill_ = ix.masked_fill_
+
+# --- joining and splitting ---------------------------------------------------------------------
+Tensor.split = jn.split
+Tensor.chunk = jn.chunk
+Tensor.unbind = jn.unbind
+Tensor.narrow = jn.narrow
+Tensor.select = jn.select
+
+# --- softmax -----------------------------------------------------------------------------------
+Tensor.softmax = sm.softmax
+Tensor.log_softmax = sm.log_softmax
