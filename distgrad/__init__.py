@@ -23,6 +23,8 @@ from distgrad.autograd.ops.index import (gather, index_add, index_select, masked
                                          scatter_add, take_along_dim)
 from distgrad.autograd.ops.join import cat, chunk, concat, concatenate, narrow, select, split, stack, unbind  # noqa: F401,E501
 from distgrad.autograd.ops.softmax import log_softmax, softmax  # noqa: F401
+from distgrad.autograd.ops.misc import (all, any, argsort, argwhere, count_nonzero, cumsum, flip,  # noqa: F401
+                                        isfinite, isinf, isnan, nonzero, sort, topk, tril, triu)
 from distgrad.autograd.ops.linalg import bmm, dot, matmul, mm, mv, outer  # noqa: F401
 from distgrad.autograd.ops.reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min,  # noqa: F401
                                           norm, prod, return_types, std, sum, var)

@@ -16,6 +16,7 @@ from distgrad.autograd.ops import index as ix
 from distgrad.autograd.ops import inplace as ip
 from distgrad.autograd.ops import join as jn
 from distgrad.autograd.ops import linalg
+from distgrad.autograd.ops import misc
 from distgrad.autograd.ops import reduce as rd
 from distgrad.autograd.ops import shape as sh
 from distgrad.autograd.ops import softmax as sm
@@ -229,3 +230,20 @@ Tensor.select = jn.select
 # --- softmax -----------------------------------------------------------------------------------
 Tensor.softmax = sm.softmax
 Tensor.log_softmax = sm.log_softmax
+
+# --- tests, searches, sorting, triangles -------------------------------------------------------
+Tensor.all = misc.all
+Tensor.any = misc.any
+Tensor.isnan = misc.isnan
+Tensor.isinf = misc.isinf
+Tensor.isfinite = misc.isfinite
+Tensor.nonzero = misc.nonzero
+Tensor.argwhere = misc.argwhere
+Tensor.count_nonzero = misc.count_nonzero
+Tensor.cumsum = misc.cumsum
+Tensor.flip = misc.flip
+Tensor.tril = misc.tril
+Tensor.triu = misc.triu
+Tensor.sort = misc.sort
+Tensor.argsort = misc.argsort
+Tensor.topk = misc.topk

@@ -67,7 +67,9 @@ def _prepare(op, input, dim, dtype):
     if dtype is not None:
         input = to(input, dtype)
     if not input.is_floating_point():
-        raise RuntimeError(f"{op}: expected a floating point input (or dtype=), got {input.dtype}")
+        # PyTorch has no integer kernel either, and says so with NotImplementedError
+        raise NotImplementedError(f"{op}: not implemented for integer input of dtype {input.dtype}; "
+                                  "pass dtype= or cast the input to a floating point dtype")
     return input, input._dim(dim)
 
 
