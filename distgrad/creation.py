@@ -45,34 +45,59 @@ def _finish(data, requires_grad):
 
 
 def _infer_np_dtype(obj):
-    """The NumPy dtype PyTorch would infer for nested Python data."""
-    kinds = set()
+    """The NumPy dtype PyTorch would infer for nested Python data.
+
+    Python bools, ints and floats count as bool, int64 and the default float;
+    NumPy scalars, arrays and tensors inside the data count with their own
+    dtype; the result is all of them promoted together (as PyTorch does).
+    """
+    result = None
     stack = [obj]
     while stack:
         o = stack.pop()
         if isinstance(o, (list, tuple)):
             stack.extend(o)
-        elif isinstance(o, Tensor):
-            kinds.add(o._data.dtype.kind if o._data.dtype.kind != "f" else "f")
-        elif isinstance(o, (bool, np.bool_)):
-            kinds.add("b")
-        elif isinstance(o, (int, np.integer)):
-            kinds.add("i")
-        elif isinstance(o, (float, np.floating)):
-            kinds.add("f")
+            continue
+        if isinstance(o, Tensor):
+            d = o.dtype
+        elif isinstance(o, (np.generic, np.ndarray)) or backend.is_array(o):
+            d = dtypes.from_np(o.dtype)
+        elif isinstance(o, (bool, int, float)):
+            d = dtypes.scalar_dtype(o)
         elif isinstance(o, complex):
             raise TypeError("distgrad does not support complex tensors")
-        elif backend.is_array(o):
-            kinds.add(o.dtype.kind)
+        elif isinstance(o, (str, bytes)):
+            raise TypeError(f"new(): invalid data type '{type(o).__name__}'")
         else:
-            raise TypeError(f"Could not infer dtype of {type(o).__name__}")
-    if "f" in kinds:
-        return dtypes.get_default_dtype().np
-    if "i" in kinds or "u" in kinds:
-        return np.dtype(np.int64)
-    if "b" in kinds:
-        return np.dtype(np.bool_)
-    return dtypes.get_default_dtype().np
+            raise RuntimeError(f"Could not infer dtype of {type(o).__name__}")
+        result = d if result is None else dtypes.promote_types(result, d)
+    return (result or dtypes.get_default_dtype()).np
+
+
+def _ragged_error(data):
+    """The error for nested sequences whose lengths do not line up, with PyTorch's message."""
+    shape = []
+    o = data
+    while isinstance(o, (list, tuple)):
+        shape.append(len(o))
+        if not o:
+            break
+        o = o[0]
+
+    def walk(o, d):
+        if d == len(shape):
+            return None
+        if not isinstance(o, (list, tuple)):
+            return TypeError("not a sequence")
+        if len(o) != shape[d]:
+            return ValueError(f"expected sequence of length {shape[d]} at dim {d} (got {len(o)})")
+        for item in o:
+            err = walk(item, d + 1)
+            if err is not None:
+                return err
+        return None
+
+    return walk(data, 0)
 
 
 def _host(obj):
@@ -100,7 +125,13 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     src = data._data if isinstance(data, Tensor) else data
     if isinstance(src, (list, tuple)):
         src = _host(src)
-    arr = backend.as_array(src, np_dtype, dev)
+    try:
+        arr = backend.as_array(src, np_dtype, dev)
+    except ValueError:
+        err = _ragged_error(data) if isinstance(data, (list, tuple)) else None
+        if err is None:
+            raise
+        raise err from None
     return _finish(arr, requires_grad)
 
 
@@ -203,6 +234,9 @@ def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     """The n x m identity matrix."""
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and v < 0:
+            raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {v}")
     dev = backend.normalize_device(device)
     xp = backend.array_module_for(dev)
     np_dtype = dtypes.as_dtype(dtype).np if dtype is not None else dtypes.get_default_dtype().np
@@ -214,8 +248,11 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
-    if step == 0:
+    if vals[2] == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if (vals[2] > 0 and vals[1] < vals[0]) or (vals[2] < 0 and vals[1] > vals[0]):
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign "
+                           f"(start={vals[0]}, end={vals[1]}, step={vals[2]})")
     if dtype is None:
         dtype = dtypes.int64 if all(isinstance(v, (int, np.integer)) for v in vals) else dtypes.get_default_dtype()
     dt = dtypes.as_dtype(dtype)
@@ -231,14 +268,16 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     dev = backend.normalize_device(device)
     xp = backend.array_module_for(dev)
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+    if int(steps) < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     return _finish(xp.linspace(float(start), float(end), int(steps)).astype(dt.np), requires_grad)
 
 
 def _random(fill, size, dtype, device, requires_grad, generator):
     dev = backend.normalize_device(device)
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
-    if not dt.is_floating_point:
-        raise RuntimeError(f"\"{fill}\" not implemented for '{dt.name}'")
+    if not dt.is_floating_point:  # PyTorch raises NotImplementedError (a RuntimeError) here too
+        raise NotImplementedError(f"\"{fill}\" not implemented for '{dt.name}'")
     size = _sizes(size)
     if fill == "uniform":
         data = random.uniform_array(size, 0.0, 1.0, dt.np, dev, generator)
@@ -267,6 +306,8 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         low, high = 0, low
     dev = backend.normalize_device(device)
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
+    if int(low) >= int(high):
+        raise RuntimeError(f"randint: random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     data = random.integers_array(_sizes((size,)), int(low), int(high), dt.np, dev, generator)
     return _finish(data, requires_grad)
 
