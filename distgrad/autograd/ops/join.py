@@ -16,7 +16,7 @@ from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.cast import to
-from distgrad.autograd.ops.index import getitem
+from distgrad.autograd.ops.index import Select, getitem
 from distgrad.autograd.tensor import Tensor
 
 
@@ -31,6 +31,24 @@ def _dim_in(op, dim, ndim):
 def _along(dim, ndim, sl):
     """An index tuple applying ``sl`` along ``dim`` only."""
     return (slice(None),) * dim + (sl,)
+
+
+class SplitPiece(Select):
+    """One piece of ``split`` with an int size (or ``chunk``): a view."""
+
+    node_name = "SplitBackward0"
+
+
+class SplitWithSizesPiece(Select):
+    """One piece of ``split`` with a list of sizes: a view."""
+
+    node_name = "SplitWithSizesBackward0"
+
+
+class UnbindPiece(Select):
+    """One slice of ``unbind``: a view."""
+
+    node_name = "UnbindBackward0"
 
 
 class Cat(ArrayFunction):
@@ -156,11 +174,13 @@ def split(tensor, split_size_or_sections, dim=0):
     d = tensor._dim(dim)
     size = tensor.shape[d]
     if isinstance(split_size_or_sections, (list, tuple)):
+        piece = SplitWithSizesPiece
         sizes = [int(s) for s in split_size_or_sections]
         if any(s < 0 for s in sizes) or sum(sizes) != size:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size "
                                f"at dimension {d}), but got split_sizes={sizes}")
     else:
+        piece = SplitPiece
         step = int(split_size_or_sections)
         if step < 0:
             raise RuntimeError(f"split expects split_size be non-negative, but got split_size={step}")
@@ -172,7 +192,7 @@ def split(tensor, split_size_or_sections, dim=0):
             sizes = [min(step, size - s) for s in range(0, size, step)] or [0]
     out, start = [], 0
     for s in sizes:
-        out.append(getitem(tensor, _along(d, tensor.ndim, slice(start, start + s))))
+        out.append(piece.apply(tensor, _along(d, tensor.ndim, slice(start, start + s))))
         start += s
     return tuple(out)
 
@@ -196,7 +216,7 @@ def unbind(input, dim=0):
     if input.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = input._dim(dim)
-    return tuple(getitem(input, _along(d, input.ndim, i)) for i in range(input.shape[d]))
+    return tuple(UnbindPiece.apply(input, _along(d, input.ndim, i)) for i in range(input.shape[d]))
 
 
 def select(input, dim, index):
