@@ -1,0 +1,156 @@
+"""``RMSprop``: divide the gradient by a running root-mean-square of recent gradients.
+
+Per parameter, with gradient ``g`` (negated under ``maximize``)::
+
+    g = g + weight_decay * p
+    v = alpha * v + (1 - alpha) * g * g                     square_avg
+    a = lerp(a, g, 1 - alpha);  avg = sqrt(v - a * a)       centered (grad_avg)
+    avg = sqrt(v)                                           otherwise
+    avg = avg + eps
+    buf = momentum * buf + g / avg;  p = p - lr * buf       momentum > 0 (momentum_buffer)
+    p = p - lr * g / avg                                    otherwise
+
+The update runs on the raw arrays with in-place ufuncs and reusable scratch buffers.
+
+Example::
+
+    >>> import distgrad
+    >>> w = distgrad.tensor([1.0, -1.0], requires_grad=True)
+    >>> opt = distgrad.optim.RMSprop([w], lr=0.01, alpha=0.0)
+    >>> (w * w).sum().backward(); opt.step()
+    >>> w
+    tensor([ 0.9900, -0.9900], requires_grad=True)
+"""
+from distgrad.optim.adam import lerp_
+from distgrad.optim.optimizer import Optimizer, check_lr_and_flags, scalar
+
+
+class RMSprop(Optimizer):
+    """The RMSprop optimizer, as ``torch.optim.RMSprop``.
+
+    Args:
+        params: tensors or param-group dicts to optimize.
+        lr: learning rate (default 1e-2).
+        alpha: smoothing constant of the squared-gradient average (default 0.99).
+        eps: added to the denominator for stability (default 1e-8).
+        weight_decay: L2 penalty added to the gradient (default 0).
+        momentum: momentum factor (default 0).
+        centered: normalise by the gradient's estimated variance instead of its second moment.
+        capturable: keep ``state['step']`` on the parameter's device.
+        foreach: accepted for compatibility; every setting gives the same update here.
+        maximize: maximize the objective instead of minimizing it.
+        differentiable: must stay False (steps are not recorded by autograd).
+
+    State per parameter: ``step``, ``square_avg``, and ``momentum_buffer`` (momentum > 0)
+    and ``grad_avg`` (centered).
+
+    Example::
+
+        >>> import distgrad
+        >>> w = distgrad.zeros(2, requires_grad=True)
+        >>> opt = distgrad.optim.RMSprop([w], lr=1e-3, momentum=0.9, centered=True)
+    """
+
+    _param_shaped_state = ("square_avg", "momentum_buffer", "grad_avg")
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        check_lr_and_flags(lr, foreach, differentiable)
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "centered": centered,
+                    "weight_decay": weight_decay, "capturable": capturable, "foreach": foreach,
+                    "maximize": maximize, "differentiable": differentiable}
+        super().__init__(params, defaults)
+
+    def _fill_group_defaults(self, group):
+        group.setdefault("momentum", 0)
+        group.setdefault("centered", False)
+        group.setdefault("foreach", None)
+        group.setdefault("maximize", False)
+        group.setdefault("differentiable", False)
+        group.setdefault("capturable", False)
+
+    @staticmethod
+    def _hyper(group):
+        return (float(scalar(group["lr"])), float(group["alpha"]), float(group["eps"]),
+                float(scalar(group["weight_decay"])), float(group["momentum"]), bool(group["centered"]),
+                bool(group["maximize"]), bool(group["capturable"]))
+
+    def step(self, closure=None):
+        """Perform one RMSprop update of every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group, params, hp in self._checked_work(self._hyper):
+            for p in params:
+                self._update(p, *hp)
+        return loss
+
+    def _state(self, p, momentum, centered, step_on_device):
+        """The parameter's state, made (or completed, if options changed) on first use."""
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = self._step_state(p, step_on_device)
+            state["square_avg"] = self._zeros_state(p)
+        if momentum > 0 and "momentum_buffer" not in state:
+            state["momentum_buffer"] = self._zeros_state(p)
+        if centered and "grad_avg" not in state:
+            state["grad_avg"] = self._zeros_state(p)
+        return state
+
+    def _update(self, p, lr, alpha, eps, wd, momentum, centered, maximize, step_on_device):
+        xp = p._xp()
+        param, grad = p._data, p._grad._data
+        state = self._state(p, momentum, centered, step_on_device)
+        step_t, sq_t = state["step"], state["square_avg"]
+        step_t._data += 1
+        step_t._vc.value += 1
+        sq = sq_t._data
+        tmp = self._scratch(param, 1)
+
+        g = grad
+        if wd != 0:
+            g = self._scratch(param, 0)
+            xp.multiply(param, wd, out=g)
+            if maximize:
+                xp.subtract(g, grad, out=g)
+            else:
+                xp.add(grad, g, out=g)
+        elif maximize:
+            g = self._scratch(param, 0)
+            xp.negative(grad, out=g)
+
+        xp.multiply(sq, alpha, out=sq)
+        xp.multiply(g, g, out=tmp)
+        xp.multiply(tmp, 1 - alpha, out=tmp)
+        xp.add(sq, tmp, out=sq)
+        sq_t._vc.value += 1
+        avg = tmp
+        if centered:
+            ga_t = state["grad_avg"]
+            lerp_(xp, ga_t._data, g, 1 - alpha, tmp)
+            ga_t._vc.value += 1
+            xp.multiply(ga_t._data, ga_t._data, out=avg)
+            xp.subtract(sq, avg, out=avg)
+            xp.sqrt(avg, out=avg)
+        else:
+            xp.sqrt(sq, out=avg)
+        xp.add(avg, eps, out=avg)
+        if momentum > 0:
+            buf_t = state["momentum_buffer"]
+            buf = buf_t._data
+            xp.multiply(buf, momentum, out=buf)
+            xp.divide(g, avg, out=avg)
+            xp.add(buf, avg, out=buf)
+            buf_t._vc.value += 1
+            xp.multiply(buf, -lr, out=avg)
+        else:
+            xp.divide(g, avg, out=avg)
+            xp.multiply(avg, -lr, out=avg)
+        xp.add(param, avg, out=param)
+        p._vc.value += 1
