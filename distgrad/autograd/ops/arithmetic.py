@@ -63,7 +63,31 @@ def promote(op, a, b):
     return (t, s) if isinstance(a, Tensor) else (s, t)
 
 
+def broadcast_error(a, b):
+    """PyTorch's RuntimeError for two shapes that do not broadcast (NumPy would raise ValueError)."""
+    sa = tuple(getattr(a, "shape", ()))
+    sb = tuple(getattr(b, "shape", ()))
+    n = max(len(sa), len(sb))
+    for i in range(n - 1, -1, -1):
+        x = sa[i - n + len(sa)] if i - n + len(sa) >= 0 else 1
+        y = sb[i - n + len(sb)] if i - n + len(sb) >= 0 else 1
+        if x != y and x != 1 and y != 1:
+            return RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                                f"non-singleton dimension {i}")
+    return None
+
+
 def _binary(cls, op, a, b):
+    try:
+        return _binary_unchecked(cls, op, a, b)
+    except ValueError:
+        err = broadcast_error(a, b)
+        if err is None:
+            raise
+        raise err from None
+
+
+def _binary_unchecked(cls, op, a, b):
     if not isinstance(a, Tensor):
         a = as_operand(a, b)
     b = as_operand(b, a)
@@ -347,7 +371,13 @@ def _compare(ufunc_name, a, b):
     xa = a._data if isinstance(a, Tensor) else a
     xb = b._data if isinstance(b, Tensor) else b
     xp = backend.get_array_module(xa, xb)
-    return Tensor._make(xp.asarray(getattr(xp, ufunc_name)(xa, xb)))
+    try:
+        return Tensor._make(xp.asarray(getattr(xp, ufunc_name)(xa, xb)))
+    except ValueError:
+        err = broadcast_error(a, b)
+        if err is None:
+            raise
+        raise err from None
 
 
 def eq(a, b):

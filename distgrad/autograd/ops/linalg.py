@@ -51,6 +51,14 @@ def _check(op, a, b):
         sa = "x".join(map(str, a.shape))
         sb = "x".join(map(str, b.shape))
         raise RuntimeError(f"{op}: mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
+    # batch dims must broadcast (NumPy would raise a ValueError; PyTorch raises RuntimeError)
+    ba, bb = tuple(a.shape[:-2]), tuple(b.shape[:-2])
+    n = max(len(ba), len(bb))
+    ba, bb = (1,) * (n - len(ba)) + ba, (1,) * (n - len(bb)) + bb
+    for i, (x, y) in enumerate(zip(ba, bb)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"{op}: The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                               f"non-singleton dimension {i}")
 
 
 def matmul(input, other):
