@@ -45,6 +45,7 @@ from distgrad.dtypes import (bool_ as bool, dtype, float16, float32, float64, ge
 from distgrad.random import (Generator, default_generator, get_rng_state, initial_seed,  # noqa: F401
                              manual_seed, seed, set_rng_state)
 from distgrad.serialization import load, save  # noqa: F401
+from distgrad import utils  # noqa: F401,E402  (after the ops: the loaders stack and index tensors)
 from distgrad import optim  # noqa: F401,E402  (after the tensor API it builds on)
 
 half, float, double = float16, float32, float64  # noqa: A001  (PyTorch's aliases)
