@@ -68,7 +68,12 @@ def parse_key(x, key):
         key = (key,)
     items, advanced = [], False
     for k in key:
-        if k is None or k is Ellipsis or isinstance(k, slice):
+        if isinstance(k, slice):
+            if k.step is not None and int(k.step) <= 0:
+                # PyTorch has no negative strides (use flip)
+                raise ValueError("step must be greater than zero")
+            items.append(k)
+        elif k is None or k is Ellipsis:
             items.append(k)
         elif isinstance(k, (bool, np.bool_)):
             items.append(bool(k))
