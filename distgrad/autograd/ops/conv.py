@@ -1,11 +1,13 @@
 """Convolutions: conv1d, conv2d, conv_transpose1d, conv_transpose2d, unfold and fold.
 
-A convolution is lowered to one batched matrix product.  im2col reads the
-sliding windows of the zero-padded input through an ``as_strided`` view (no
-Python loop visits a pixel) and copies them once into a contiguous column
-matrix of shape ``(N, groups, C/groups * kh * kw, OH * OW)``; the weight,
-viewed as ``(groups, O/groups, C/groups * kh * kw)``, multiplies it and the
-result is already in ``(N, O, OH, OW)`` order, so the output needs no copy.
+A convolution is lowered to one batched matrix product.  im2col copies the
+sliding windows of the input once into a contiguous column matrix of shape
+``(N, groups, C/groups * kh * kw, OH * OW)``: through an ``as_strided`` view of
+every window when there is no padding, else tap by tap (kh * kw strided block
+copies, never a loop over pixels), leaving the taps that fall in the padding
+zero, so no padded copy of the input is made.  The weight, viewed as
+``(groups, O/groups, C/groups * kh * kw)``, multiplies it and the result is
+already in ``(N, O, OH, OW)`` order, so the output needs no copy either.
 
 Three bilinear array primitives do all the work, each an ArrayFunction whose
 backward is written with the other two at Tensor level, so gradients of
@@ -30,28 +32,23 @@ Example::
 """
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
-from distgrad.autograd.ops.conv_args import ConvGeometry, check_pair_dtypes, conv_geometry, transpose_geometry
-from distgrad.autograd.ops.conv_args import fold_geometry
+from distgrad.autograd.ops.conv_args import (ConvGeometry, check_pair_dtypes, conv_geometry, fold_geometry,
+                                             taps, transpose_geometry)
 from distgrad.autograd.tensor import Tensor
 
 
 # --- array kernels (written once against xp) -------------------------------------------------------
-def _padded(x, geom):
-    """``x`` (N, C, H, W) with the geometry's zero padding (``x`` itself when there is none)."""
-    pt, pb, pl, pr = geom.pads
-    if not (pt or pb or pl or pr):
-        return x
-    n, c, h, w = x.shape
-    # zeros + one slice assignment is several times faster than xp.pad
-    out = backend.get_array_module(x).zeros((n, c, h + pt + pb, w + pl + pr), dtype=x.dtype)
-    out[:, :, pt:pt + h, pl:pl + w] = x
-    return out
+def _taps(geom):
+    return taps(geom.kernel, geom.stride, geom.dilation, geom.pads[::2], geom.in_size, geom.out_size)
+
+
+def _padded(geom):
+    return any(geom.pads)
 
 
 def windows(x, geom):
-    """A read-only ``(N, C, kh, kw, OH, OW)`` view of every window of padded ``x`` (no copy)."""
+    """A read-only ``(N, C, kh, kw, OH, OW)`` view of every window of unpadded ``x`` (no copy)."""
     xp = backend.get_array_module(x)
-    x = _padded(x, geom)
     sn, sc, sh, sw = x.strides
     (kh, kw), (th, tw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
     oh, ow = geom.out_size
@@ -61,31 +58,31 @@ def windows(x, geom):
 
 def im2col(x, geom):
     """The contiguous column matrix ``(N, groups, C/groups*kh*kw, OH*OW)`` of ``x`` (one copy)."""
-    cols = backend.get_array_module(x).ascontiguousarray(windows(x, geom))
-    n = x.shape[0]
+    xp = backend.get_array_module(x)
+    n, c = x.shape[:2]
+    if _padded(geom):
+        # copy each kernel tap's in-bounds block straight from x; the padding stays zero
+        cols = xp.zeros((n, c) + tuple(geom.kernel) + tuple(geom.out_size), dtype=x.dtype)
+        for i, j, orows, ocols, irows, icols in _taps(geom):
+            cols[:, :, i, j, orows, ocols] = x[:, :, irows, icols]
+    else:
+        cols = xp.ascontiguousarray(windows(x, geom))
     return cols.reshape(n, geom.groups, -1, geom.out_size[0] * geom.out_size[1])
 
 
 def col2im(cols, geom, channels):
     """Scatter-add columns ``(N, C*kh*kw, OH*OW)`` (any layout that reshapes so) back to ``(N, C, H, W)``.
 
-    Overlapping windows add up; the loop runs over the kh * kw kernel offsets,
-    each one a strided slice-add over all pixels at once.
+    Overlapping windows add up; the loop runs over the kh * kw kernel taps,
+    each one a strided slice-add over all pixels at once; taps that fall in
+    the padding are never written.
     """
     xp = backend.get_array_module(cols)
-    (kh, kw), (th, tw), (dh, dw) = geom.kernel, geom.stride, geom.dilation
-    oh, ow = geom.out_size
-    h, w = geom.in_size
-    pt, pb, pl, pr = geom.pads
     n = cols.shape[0]
-    cols = cols.reshape(n, channels, kh, kw, oh, ow)
-    out = xp.zeros((n, channels, h + pt + pb, w + pl + pr), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            r, c = i * dh, j * dw
-            out[:, :, r:r + th * (oh - 1) + 1:th, c:c + tw * (ow - 1) + 1:tw] += cols[:, :, i, j]
-    if pt or pb or pl or pr:
-        out = xp.ascontiguousarray(out[:, :, pt:pt + h, pl:pl + w])
+    cols = cols.reshape((n, channels) + tuple(geom.kernel) + tuple(geom.out_size))
+    out = xp.zeros((n, channels) + tuple(geom.in_size), dtype=cols.dtype)
+    for i, j, orows, ocols, irows, icols in _taps(geom):
+        out[:, :, irows, icols] += cols[:, :, i, j, orows, ocols]
     return out
 
 

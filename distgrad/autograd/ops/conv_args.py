@@ -222,3 +222,30 @@ def fold_geometry(op, spatial, kernel_size, dilation, padding, stride):
                            f"padding={pad}, calculated shape of the array of sliding blocks as {blocks}, but its "
                            f"components must be at least one.")
     return ConvGeometry(kernel, stride, (pad[0], pad[0], pad[1], pad[1]), dilation, 1, spatial, blocks)
+
+
+def span(n_out, stride, shift, size):
+    """Along one axis, the outputs whose window tap ``shift + o * stride`` lands inside ``[0, size)``.
+
+    Returns ``(outputs, inputs)``, two slices that pair those outputs with the
+    input positions they read, or None when every tap falls in the padding.
+    Kernels use it to touch only real pixels, so no padded copy is needed.
+    """
+    lo = max(0, -(shift // stride))  # ceil(-shift / stride)
+    hi = min(n_out, (size - 1 - shift) // stride + 1)
+    if hi <= lo:
+        return None
+    start = lo * stride + shift
+    return slice(lo, hi), slice(start, start + (hi - lo - 1) * stride + 1, stride)
+
+
+def taps(kernel, stride, dilation, pads_before, in_size, out_size):
+    """Per kernel offset ``(i, j)``: ``(i, j, out_rows, out_cols, in_rows, in_cols)`` of its in-bounds taps."""
+    for i in range(kernel[0]):
+        rows = span(out_size[0], stride[0], i * dilation[0] - pads_before[0], in_size[0])
+        if rows is None:
+            continue
+        for j in range(kernel[1]):
+            cols = span(out_size[1], stride[1], j * dilation[1] - pads_before[1], in_size[1])
+            if cols is not None:
+                yield i, j, rows[0], cols[0], rows[1], cols[1]

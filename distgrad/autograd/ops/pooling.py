@@ -1,9 +1,9 @@
 """Pooling: max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d.
 
 Every pool walks the kh * kw kernel offsets; at each offset one strided slice
-of the (padded) input covers that position of every window at once, so no
-Python loop visits a pixel.  Max pooling pads with -inf and keeps, per output,
-the offset of its maximum (ties go to the first, a NaN wins, as in PyTorch's
+of the input covers that position of every window at once, so no Python loop
+visits a pixel, and taps that fall in the padding are simply skipped (no padded
+copy).  Max pooling keeps, per output, the offset of its maximum (ties go to the first, a NaN wins, as in PyTorch's
 CPU kernel); backward scatters the gradient to those positions.  Average
 pooling divides by PyTorch's divisor (``count_include_pad``,
 ``divisor_override``, ``ceil_mode`` windows clipped at the padded border).
@@ -27,70 +27,37 @@ import numpy as np
 
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
-from distgrad.autograd.ops.conv_args import expand_param
+from distgrad.autograd.ops.conv_args import expand_param, taps
 from distgrad.autograd.tensor import Tensor
 
 
 class PoolGeometry:
     """Sizes of one 2-D pooling: kernel, stride, padding, dilation, input and output (H, W).
 
-    ``far`` is the padding after the input (bottom, right) that the last
-    window needs: ``padding`` or less in floor mode, possibly more in ceil mode.
     ``divisor`` (average pooling) is a number or an (OH, OW) NumPy array.
     """
 
-    __slots__ = ("kernel", "stride", "pad", "dilation", "in_size", "out_size", "far", "divisor")
+    __slots__ = ("kernel", "stride", "pad", "dilation", "in_size", "out_size", "divisor", "disjoint")
 
     def __init__(self, kernel, stride, pad, dilation, in_size, out_size):
         self.kernel, self.stride, self.pad, self.dilation = kernel, stride, pad, dilation
         self.in_size, self.out_size = in_size, out_size
-        self.far = tuple(max((o - 1) * s + d * (k - 1) + 1 - i - p, 0)
-                         for o, s, d, k, i, p in zip(out_size, stride, dilation, kernel, in_size, pad))
         self.divisor = None
+        # windows that never share a pixel let a scatter assign instead of add
+        self.disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
 
-    def padded(self):
-        return any(self.pad) or any(self.far)
+    def taps(self):
+        """Per kernel offset ``k = i * kw + j``: ``(k, out_rows, out_cols, in_rows, in_cols, full)``.
 
-    def offsets(self):
-        """Per kernel offset ``(k, rows, cols)``: the slices of the padded input it covers."""
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
+        The slices pair the outputs whose tap ``k`` lands inside the input with
+        the input pixels it reads; ``full`` says it covers every output.  Taps
+        in the padding are never read, so no padded copy is ever made.
+        """
         oh, ow = self.out_size
-        for i in range(kh):
-            for j in range(kw):
-                yield (i * kw + j, slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
-                       slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
-
-    def inside(self, xp, k):
-        """(OH, OW) mask: which windows' offset ``k`` lies in the input rather than the padding."""
-        kw = self.kernel[1]
-        masks = []
-        for axis, off in ((0, k // kw), (1, k % kw)):
-            pos = np.arange(self.out_size[axis]) * self.stride[axis] - self.pad[axis] + off * self.dilation[axis]
-            masks.append((pos >= 0) & (pos < self.in_size[axis]))
-        return xp.asarray(masks[0][:, None] & masks[1][None, :])
-
-
-def _pad(x, geom, fill):
-    """``x`` inside a border of ``fill`` as the windows need it (``x`` itself when none is needed)."""
-    if not geom.padded():
-        return x
-    n, c, h, w = x.shape
-    (ph, pw), (fh, fw) = geom.pad, geom.far
-    out = backend.get_array_module(x).full((n, c, ph + h + fh, pw + w + fw), fill, dtype=x.dtype)
-    out[:, :, ph:ph + h, pw:pw + w] = x
-    return out
-
-
-def _scatter(parts, geom, shape, dtype, xp):
-    """Sum per-offset (N, C, OH, OW) arrays into the input positions they came from: (N, C, H, W)."""
-    (ph, pw), (fh, fw) = geom.pad, geom.far
-    h, w = geom.in_size
-    out = xp.zeros((shape[0], shape[1], ph + h + fh, pw + w + fw), dtype=dtype)
-    for (_, rows, cols), part in zip(geom.offsets(), parts):
-        out[:, :, rows, cols] += part
-    if geom.padded():
-        out = xp.ascontiguousarray(out[:, :, ph:ph + h, pw:pw + w])
-    return out
+        for i, j, orows, ocols, irows, icols in taps(self.kernel, self.stride, self.dilation, self.pad,
+                                                     self.in_size, self.out_size):
+            full = orows == slice(0, oh) and ocols == slice(0, ow)
+            yield i * self.kernel[1] + j, orows, ocols, irows, icols, full
 
 
 # --- max pooling -------------------------------------------------------------------------------------
@@ -101,24 +68,29 @@ def _lowest(dtype, xp):
 def _max_forward(x, geom):
     """Window maxima and, per output, the kernel offset (0 .. kh*kw-1) that holds it."""
     xp = backend.get_array_module(x)
-    low = _lowest(x.dtype, xp)
-    xpad = _pad(x, geom, low)
     floating = x.dtype.kind == "f"
+    out_shape = x.shape[:2] + tuple(geom.out_size)
     best = arg = None
-    for k, rows, cols in geom.offsets():
-        v = xpad[:, :, rows, cols]
-        if best is None and not geom.padded():
-            best, arg = v.copy(), xp.zeros(v.shape, dtype=xp.int32)
-            continue
-        if best is None:  # padded: start empty; the first in-bounds offset always wins
-            best, arg = xp.full(v.shape, low, dtype=x.dtype), xp.full(v.shape, -1, dtype=xp.int32)
-        take = v > best
+    fresh = False  # True when outputs start empty: their first in-bounds tap must win even at -inf
+    for k, orows, ocols, irows, icols, full in geom.taps():
+        v = x[:, :, irows, icols]
+        if best is None:
+            if full:
+                best, arg = v.copy(), xp.zeros(out_shape, dtype=xp.int32)
+                continue
+            best = xp.full(out_shape, _lowest(x.dtype, xp), dtype=x.dtype)
+            arg = xp.full(out_shape, -1, dtype=xp.int32)
+            fresh = True
+        b, a = (best, arg) if full else (best[:, :, orows, ocols], arg[:, :, orows, ocols])
+        take = v > b  # strict: ties keep the first maximum
         if floating:
-            take |= xp.isnan(v)
-        if geom.padded():
-            take |= (arg < 0) & geom.inside(xp, k)
-        arg = xp.where(take, k, arg).astype(xp.int32, copy=False)
-        best = xp.where(take, v, best)
+            take |= xp.isnan(v)  # and a NaN wins, as in PyTorch's kernel
+        if fresh:
+            take |= a < 0
+        if full:
+            arg, best = xp.where(take, xp.int32(k), arg), xp.where(take, v, best)
+        else:
+            a[...], b[...] = xp.where(take, xp.int32(k), a), xp.where(take, v, b)
     return best, arg
 
 
@@ -157,8 +129,14 @@ class MaxPoolScatter(ArrayFunction):
     def forward(ctx, g, arg, geom, in_shape):
         ctx.arg, ctx.geom = arg, geom
         xp = backend.get_array_module(g)
-        parts = (xp.where(arg == k, g, 0) for k, _, _ in geom.offsets())
-        return _scatter(parts, geom, in_shape, g.dtype, xp)
+        out = xp.zeros(in_shape, dtype=g.dtype)
+        for k, orows, ocols, irows, icols, _ in geom.taps():
+            hit = arg[:, :, orows, ocols] == k
+            if geom.disjoint:
+                xp.copyto(out[:, :, irows, icols], g[:, :, orows, ocols], where=hit)
+            else:
+                out[:, :, irows, icols] += xp.where(hit, g[:, :, orows, ocols], 0)
+        return out
 
     @staticmethod
     def backward(ctx, gg):
@@ -172,10 +150,9 @@ class MaxPoolGather(ArrayFunction):
     def forward(ctx, x, arg, geom):
         ctx.arg, ctx.geom, ctx.in_shape = arg, geom, x.shape
         xp = backend.get_array_module(x)
-        xpad = _pad(x, geom, 0)
         out = xp.zeros(arg.shape, dtype=x.dtype)
-        for k, rows, cols in geom.offsets():
-            out += xp.where(arg == k, xpad[:, :, rows, cols], 0)
+        for k, orows, ocols, irows, icols, _ in geom.taps():
+            xp.copyto(out[:, :, orows, ocols], x[:, :, irows, icols], where=arg[:, :, orows, ocols] == k)
         return out
 
     @staticmethod
@@ -186,11 +163,19 @@ class MaxPoolGather(ArrayFunction):
 # --- average pooling ---------------------------------------------------------------------------------
 def _average(x, geom):
     xp = backend.get_array_module(x)
-    xpad = _pad(x, geom, 0)
+    acc_dtype = x.dtype if x.dtype.kind == "f" else xp.float64
     acc = None
-    for _, rows, cols in geom.offsets():
-        v = xpad[:, :, rows, cols]
-        acc = v.astype(xp.float64 if x.dtype.kind != "f" else x.dtype, copy=True) if acc is None else acc + v
+    for _, orows, ocols, irows, icols, full in geom.taps():
+        v = x[:, :, irows, icols]
+        if acc is None:
+            if full:
+                acc = v.astype(acc_dtype, copy=True)
+                continue
+            acc = xp.zeros(x.shape[:2] + tuple(geom.out_size), dtype=acc_dtype)
+        if full:
+            acc += v
+        else:
+            acc[:, :, orows, ocols] += v
     if x.dtype.kind != "f":  # integer average pooling truncates, as in PyTorch
         return xp.trunc(acc / xp.asarray(geom.divisor)).astype(x.dtype)
     return acc / xp.asarray(geom.divisor, dtype=x.dtype)
@@ -219,7 +204,13 @@ class AvgPoolScatter(ArrayFunction):
         ctx.geom = geom
         xp = backend.get_array_module(g)
         share = g / xp.asarray(geom.divisor, dtype=g.dtype)
-        return _scatter((share for _ in geom.offsets()), geom, in_shape, g.dtype, xp)
+        out = xp.zeros(in_shape, dtype=g.dtype)
+        for _, orows, ocols, irows, icols, _ in geom.taps():
+            if geom.disjoint:
+                out[:, :, irows, icols] = share[:, :, orows, ocols]
+            else:
+                out[:, :, irows, icols] += share[:, :, orows, ocols]
+        return out
 
     @staticmethod
     def backward(ctx, gg):
