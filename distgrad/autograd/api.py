@@ -53,16 +53,19 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     afterwards unless ``retain_graph`` (default: ``create_graph``).
     """
     tensors = _as_tuple(tensors)
-    grads = _make_grads(tensors, _as_tuple(grad_tensors) if not isinstance(grad_tensors, Tensor)
-                        else (grad_tensors,))
+    grad_tensors = _as_tuple(grad_tensors) if not isinstance(grad_tensors, Tensor) else (grad_tensors,)
+    if grad_tensors and len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"got {len(tensors)} tensors and {len(grad_tensors)} gradients")
+    for i, t in enumerate(tensors):
+        if not t._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+    grads = _make_grads(tensors, grad_tensors)
     if retain_graph is None:
         retain_graph = create_graph
     inputs = _as_tuple(inputs) if inputs is not None else None
     if inputs is not None and len(inputs) == 0:
-        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-    pairs = [(t, g) for t, g in zip(tensors, grads) if g is not None or t._requires_grad]
-    if not pairs or all(not t._requires_grad for t, _ in pairs):
-        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    pairs = list(zip(tensors, grads))
     engine.run_backward([t for t, _ in pairs], [g for _, g in pairs], retain_graph, create_graph, inputs)
 
 
@@ -78,6 +81,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     outputs = _as_tuple(outputs)
     single = isinstance(inputs, Tensor)
     inputs = _as_tuple(inputs)
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
     if allow_unused is None:
         allow_unused = materialize_grads
     grads = _make_grads(outputs, _as_tuple(grad_outputs) if not isinstance(grad_outputs, Tensor)
@@ -89,11 +95,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
     result = engine.run_backward(list(outputs), grads, retain_graph, create_graph, inputs, capture=True)
     out = []
-    for t, g in zip(inputs, result):
+    for i, (t, g) in enumerate(zip(inputs, result)):
         if g is None:
             if not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the "
-                                   "graph. Set allow_unused=True if this is the desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in "
+                                   "the graph. Set allow_unused=True if this is the desired behavior.")
             if materialize_grads:
                 from distgrad.creation import zeros_like
                 g = zeros_like(t)

@@ -32,7 +32,8 @@ def queue_callback(fn):
     ``Variable._execution_engine.queue_callback``)."""
     tasks = getattr(_local, "tasks", None)
     if not tasks:
-        raise RuntimeError("queue_callback can only be called while a backward pass is running")
+        raise RuntimeError("Final callbacks can only be installed during backward pass "
+                           "(queue_callback was called outside of one).")
     tasks[-1].append(fn)
 
 

@@ -435,10 +435,14 @@ def _resolve_saved(node, args, out_arrays, out_tensors):
                     entry = ("o", t._data, t._vc, t._vc.value, j)
                     break
             if entry is None:
+                if s._inference:
+                    _inference_saved_error()
                 entry = ("t", s, s._vc.value)
         elif s is not None:
             for a in args:
                 if isinstance(a, Tensor) and a._data is s:
+                    if a._inference:
+                        _inference_saved_error()
                     entry = ("t", a, a._vc.value)
                     break
             if entry is None:
@@ -453,6 +457,13 @@ def _resolve_saved(node, args, out_arrays, out_tensors):
         entries.append(entry or ("c", s))
     node._saved = entries
     node._to_save = ()
+
+
+def _inference_saved_error():
+    raise RuntimeError("Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+                       "inference mode in computation tracked by autograd. To work around this, you can make a "
+                       "clone to get a normal tensor and use it in autograd, or use `distgrad.no_grad()` instead "
+                       "of `distgrad.inference_mode()`.")
 
 
 def once_differentiable(backward):

@@ -13,6 +13,7 @@ Example::
     False
 """
 import functools
+import inspect
 import threading
 
 
@@ -46,6 +47,9 @@ class _DecoratorContext:
     _bare_decorator = True
 
     def __call__(self, func):
+        if inspect.isgeneratorfunction(func):
+            return _wrap_generator(self.clone, func)
+
         @functools.wraps(func)
         def wrapper(*a, **kw):
             with self.clone():
@@ -54,6 +58,33 @@ class _DecoratorContext:
 
     def clone(self):
         return type(self)()
+
+
+def _wrap_generator(make_ctx, func):
+    """Decorate a generator function: the mode holds each time the generator runs, and
+    not while it is suspended at a ``yield`` (the caller's mode applies there)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        gen = func(*args, **kwargs)
+        try:
+            with make_ctx():
+                value = gen.send(None)
+            while True:
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    with make_ctx():
+                        gen.close()
+                    raise
+                except BaseException as exc:
+                    with make_ctx():
+                        value = gen.throw(exc)
+                else:
+                    with make_ctx():
+                        value = gen.send(sent)
+        except StopIteration as stop:
+            return stop.value
+    return wrapper
 
 
 class no_grad(_DecoratorContext):
@@ -112,6 +143,9 @@ class set_grad_enabled(_DecoratorContext):
 
     def clone(self):
         return _SetGrad(self.mode)
+
+    def __repr__(self):
+        return f"distgrad.autograd.grad_mode.set_grad_enabled(mode={self.mode})"
 
 
 class _SetGrad:

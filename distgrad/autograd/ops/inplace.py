@@ -21,6 +21,9 @@ _state = grad_mode.state
 
 def check_inplace(t, op):
     """Raise if an in-place change of ``t`` would corrupt autograd (a leaf or a view that needs grad)."""
+    if t._inference and not _state.inference:
+        raise RuntimeError(f"{op}: Inplace update to inference tensor outside InferenceMode is not allowed. "
+                           "You can make a clone to get a normal tensor before doing inplace update.")
     if not _state.enabled:
         return
     if t.grad_fn is None and t._requires_grad:
