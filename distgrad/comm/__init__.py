@@ -1,0 +1,41 @@
+"""distgrad.comm: process groups and collectives over MPI, shaped like ``torch.distributed``.
+
+``import distgrad.distributed as dist`` (or ``distgrad.comm``) and use it as
+``torch.distributed``: ``init_process_group``, ``get_rank``,
+``all_reduce``, ``broadcast``, ``all_gather`` ... with ``async_op=True``
+Work handles, sub-groups from ``new_group`` and object collectives.  Run the
+script with ``distgrad-launch -n 4 train.py`` (or ``mpiexec``/``srun``); as a
+plain ``python train.py`` it is a world of one process and runs unchanged.
+
+The modules, bottom up: :mod:`env` (how the process was started, lazy MPI),
+:mod:`reduce_op` (ReduceOp, dtype and op mapping), :mod:`buffers` (host
+staging), :mod:`work` (Work, Future), :mod:`executor` (the communication
+thread), :mod:`group` (ProcessGroup, array-level collectives), :mod:`watchdog`
+(fail fast, timeouts), :mod:`process_group` (init, groups),
+:mod:`collectives` (the Tensor API), :mod:`objects` (pickled objects) and
+:mod:`nn` (differentiable collectives).
+
+Example::
+
+    >>> import distgrad, distgrad.distributed as dist
+    >>> dist.init_process_group(backend="mpi")
+    >>> t = distgrad.ones(2) * (dist.get_rank() + 1)
+    >>> dist.all_reduce(t)
+    >>> t
+    tensor([1., 1.])
+"""
+from distgrad.comm.collectives import (P2POp, all_gather, all_gather_into_tensor, all_reduce,  # noqa: F401
+                                       all_to_all, all_to_all_single, barrier, batch_isend_irecv, broadcast,
+                                       gather, irecv, isend, recv, reduce, reduce_scatter,
+                                       reduce_scatter_tensor, scatter, send)
+from distgrad.comm.group import ProcessGroup  # noqa: F401
+from distgrad.comm.objects import (all_gather_object, broadcast_object, broadcast_object_list,  # noqa: F401
+                                   gather_object, scatter_object_list)
+from distgrad.comm.process_group import (GroupMember, default_group, destroy_process_group,  # noqa: F401
+                                         get_backend, get_global_rank, get_group_rank, get_local_rank,
+                                         get_local_world_size, get_node_local_rank, get_process_group_ranks,
+                                         get_rank, get_world_size, group, init_process_group, is_available,
+                                         is_gloo_available, is_initialized, is_mpi_available,
+                                         is_nccl_available, new_group)
+from distgrad.comm.reduce_op import ReduceOp  # noqa: F401
+from distgrad.comm.work import Future, Work  # noqa: F401

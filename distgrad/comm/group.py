@@ -1,0 +1,418 @@
+"""``ProcessGroup``: a set of ranks and the array-level collectives among them.
+
+This is the layer under the Tensor API: every method takes NumPy (or CuPy)
+arrays and knows nothing of Tensor or Module, so DistributedDataParallel can
+hand it a flat gradient bucket.  Ranks here (``root``, ``dst``, ``src``) are
+ranks *within the group*.  Every method returns a :class:`Work`; with
+``async_op=False`` it has already completed (or raised).
+
+Example (a bucketed allreduce started from a hook, waited on later)::
+
+    >>> import numpy as np, distgrad.comm as dist
+    >>> dist.init_process_group()
+    >>> pg = dist.default_group()
+    >>> bucket = np.ones(1 << 20, dtype=np.float32)
+    >>> work = pg.allreduce(bucket, dist.ReduceOp.AVG, async_op=True)
+    >>> work.wait()
+    True
+"""
+import collections
+import threading
+
+import numpy as np
+
+from distgrad.comm import buffers
+from distgrad.comm.buffers import Staged, host_input
+from distgrad.comm.executor import Op
+from distgrad.comm.reduce_op import RedOpType, check_reduction, mpi_datatype, mpi_op
+from distgrad.comm.selfcomm import IN_PLACE as _SELF_IN_PLACE, Mailbox
+from distgrad.comm.work import Work, completed_work
+
+
+def _detail(array):
+    from distgrad.dtypes import from_np
+    try:
+        name = str(from_np(array.dtype)).replace("distgrad.", "")
+    except TypeError:
+        name = str(array.dtype)
+    return f"{name}, shape {list(array.shape)}"
+
+
+class ProcessGroup:
+    """The ranks ``ranks`` (global ranks, in group-rank order) and their communicator.
+
+    ``comm`` is an mpi4py communicator, or a :class:`SelfComm` in a world of
+    one process without MPI (then ``MPI`` and ``executor`` are None and every
+    operation runs inline).  ``name`` identifies the group in messages and in
+    the watchdog's questions to other ranks; ``timeout`` is in seconds.
+    """
+
+    def __init__(self, comm, ranks, global_rank, name, timeout, executor=None, MPI=None):
+        self._comm = comm
+        self.ranks = list(ranks)
+        self._size = len(self.ranks)
+        self._global_rank = global_rank
+        self._rank = self.ranks.index(global_rank)
+        self.name = name
+        self.timeout = timeout
+        self._executor = executor
+        self._MPI = MPI
+        self._in_place = MPI.IN_PLACE if MPI is not None else _SELF_IN_PLACE
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._history = collections.deque(maxlen=256)  # (seq, collective name), for the watchdog
+        self._mailbox = Mailbox() if MPI is None else None
+        self._destroyed = False
+
+    # --- identity -------------------------------------------------------------------------
+    def rank(self):
+        """This process's rank within the group."""
+        return self._rank
+
+    def size(self):
+        """How many processes the group has."""
+        return self._size
+
+    def group_rank(self, global_rank):
+        """The group rank of a global rank (ValueError when it is not a member)."""
+        try:
+            return self.ranks.index(global_rank)
+        except ValueError:
+            raise ValueError(f"Global rank {global_rank} is not part of group {self.name}") from None
+
+    def entered(self):
+        """How many collectives this process has issued on the group so far."""
+        return self._seq
+
+    def collective_at(self, seq):
+        """The name of collective number ``seq`` on this group, if still remembered."""
+        for s, name in self._history:
+            if s == seq:
+                return name
+        return None
+
+    def __repr__(self):
+        return f"<ProcessGroup {self.name} rank={self._rank} size={self._size}>"
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _where(self, name):
+        return f"{name} (rank {self._global_rank})"
+
+    def _check_live(self, name):
+        if self._destroyed:
+            raise RuntimeError(f"{self._where(name)}: process group {self.name} was destroyed")
+
+    def _check_root(self, name, root, what):
+        if not isinstance(root, (int, np.integer)) or isinstance(root, bool):
+            raise TypeError(f"{self._where(name)}: {what} must be an int rank, got {root!r}")
+        if not 0 <= root < self._size:
+            raise ValueError(f"{self._where(name)}: {what} {root} is out of range; group {self.name} has "
+                             f"ranks 0..{self._size - 1}")
+
+    def _check_count(self, name, what, got, expected):
+        if got != expected:
+            raise ValueError(f"{self._where(name)}: {what} has {got} elements, expected {expected} "
+                             f"(group {self.name} has {self._size} ranks)")
+
+    def _check_list(self, name, what, arrays):
+        if len(arrays) != self._size:
+            raise ValueError(f"{self._where(name)}: {what} has {len(arrays)} entries, expected one per rank "
+                             f"of group {self.name} ({self._size})")
+
+    def _dt(self, wire):
+        return mpi_datatype(self._MPI, wire.dtype) if self._MPI is not None else None
+
+    def _op(self, op, np_dtype):
+        return mpi_op(self._MPI, op, np_dtype) if self._MPI is not None else None
+
+    def _vspec(self, flat, counts):
+        return [flat, (counts, buffers.displacements(counts)), self._dt(flat)]
+
+    def _collective(self, name, run, finish, detail, async_op, numbered=True):
+        self._check_live(name)
+        op = Op(name, self, run=run, finish=finish, detail=detail)
+        if numbered:
+            with self._lock:
+                op.seq = self._seq
+                self._seq += 1
+                self._history.append((op.seq, name))
+        if self._executor is None:
+            exc = self._executor_free_run(op)
+            op.work._complete(exc)
+        else:
+            self._executor.submit(op, sync=not async_op)
+        if not async_op:
+            op.work.wait()
+        return op.work
+
+    def run_numbered(self, name, fn):
+        """Run ``fn`` (an MPI call over every member) on the comm thread, counted as a collective."""
+        return self._collective(name, fn, None, "", False)
+
+    def run_unnumbered(self, name, fn):
+        """Run ``fn`` (an MPI call over only some members) on the comm thread, in order."""
+        return self._collective(name, fn, None, "", False, numbered=False)
+
+    @staticmethod
+    def _executor_free_run(op):
+        try:
+            op.run()
+            if op.finish is not None:
+                op.finish()
+        except Exception as e:
+            return e
+        return None
+
+    # --- collectives --------------------------------------------------------------------------
+    def allreduce(self, array, op=RedOpType.SUM, async_op=False, name="all_reduce"):
+        """Reduce ``array`` over the group, in place on every rank."""
+        op = check_reduction(self._where(name), op, array.dtype)
+        st = Staged(array, reducing=True)
+        mop, size = self._op(op, array.dtype), self._size
+
+        def run():
+            self._comm.Allreduce(self._in_place, [st.wire, self._dt(st.wire)], mop)
+
+        def finish():
+            if op == RedOpType.AVG:
+                st.wire /= size
+            st.commit()
+        return self._collective(name, run, finish, _detail(array), async_op)
+
+    def broadcast(self, array, root, async_op=False, name="broadcast"):
+        """Copy group rank ``root``'s ``array`` into every rank's ``array``."""
+        self._check_root(name, root, "src")
+        is_root = self._rank == root
+        st = Staged(array, copy_in=is_root)
+
+        def run():
+            self._comm.Bcast([st.wire, self._dt(st.wire)], root)
+        return self._collective(name, run, None if is_root else st.commit, _detail(array), async_op)
+
+    def reduce(self, array, root, op=RedOpType.SUM, async_op=False, name="reduce"):
+        """Reduce ``array`` over the group into group rank ``root``'s ``array`` (others unchanged)."""
+        self._check_root(name, root, "dst")
+        op = check_reduction(self._where(name), op, array.dtype)
+        is_root = self._rank == root
+        st = Staged(array, reducing=True)
+        mop, size = self._op(op, array.dtype), self._size
+
+        def run():
+            spec = [st.wire, self._dt(st.wire)]
+            if is_root:
+                self._comm.Reduce(self._in_place, spec, mop, root)
+            else:
+                self._comm.Reduce(spec, None, mop, root)
+
+        def finish():
+            if is_root:
+                if op == RedOpType.AVG:
+                    st.wire /= size
+                st.commit()
+        return self._collective(name, run, finish, _detail(array), async_op)
+
+    def allgather_into(self, output, input, async_op=False, name="all_gather_into_tensor"):
+        """Gather every rank's ``input`` into ``output`` (``size * input.size`` elements, rank order)."""
+        buffers.check_same_dtype(self._where(name), [output, input])
+        self._check_count(name, "output", int(output.size), self._size * int(input.size))
+        send = host_input(input)
+        st = Staged(output, copy_in=False)
+
+        def run():
+            self._comm.Allgather([send, self._dt(send)], [st.wire, self._dt(st.wire)])
+        return self._collective(name, run, st.commit, _detail(input), async_op)
+
+    def allgather(self, outputs, input, async_op=False, name="all_gather"):
+        """Gather rank ``i``'s ``input`` into ``outputs[i]`` on every rank (sizes may differ per rank)."""
+        self._check_list(name, "the output list", outputs)
+        buffers.check_same_dtype(self._where(name), list(outputs) + [input])
+        self._check_count(name, f"input (output list entry {self._rank} must match it)",
+                          int(input.size), int(outputs[self._rank].size))
+        send = host_input(input)
+        counts = [int(o.size) for o in outputs]
+        flat = np.empty(sum(counts), dtype=send.dtype)
+
+        def run():
+            self._comm.Allgatherv([send, self._dt(send)], self._vspec(flat, counts))
+        return self._collective(name, run, lambda: buffers.scatter_into(outputs, flat), _detail(input), async_op)
+
+    def reduce_scatter_block(self, output, input, op=RedOpType.SUM, async_op=False,
+                             name="reduce_scatter_tensor"):
+        """Reduce ``input`` (``size`` equal blocks) over the group; rank ``i`` gets block ``i``."""
+        buffers.check_same_dtype(self._where(name), [output, input])
+        op = check_reduction(self._where(name), op, input.dtype)
+        self._check_count(name, "input", int(input.size), self._size * int(output.size))
+        send = host_input(input, reducing=True)
+        st = Staged(output, reducing=True, copy_in=False)
+        mop, size = self._op(op, input.dtype), self._size
+
+        def run():
+            self._comm.Reduce_scatter_block([send, self._dt(send)], [st.wire, self._dt(st.wire)], mop)
+
+        def finish():
+            if op == RedOpType.AVG:
+                st.wire /= size
+            st.commit()
+        return self._collective(name, run, finish, _detail(input), async_op)
+
+    def reduce_scatter(self, output, inputs, op=RedOpType.SUM, async_op=False, name="reduce_scatter"):
+        """Reduce the lists ``inputs`` element-wise over the group; rank ``i`` gets ``inputs[i]``'s sum."""
+        self._check_list(name, "the input list", inputs)
+        buffers.check_same_dtype(self._where(name), [output] + list(inputs))
+        op = check_reduction(self._where(name), op, output.dtype)
+        self._check_count(name, f"output (input list entry {self._rank} must match it)",
+                          int(output.size), int(inputs[self._rank].size))
+        send, counts = buffers.concat(inputs, reducing=True)
+        st = Staged(output, reducing=True, copy_in=False)
+        mop, size = self._op(op, output.dtype), self._size
+
+        def run():
+            self._comm.Reduce_scatter([send, self._dt(send)], [st.wire, self._dt(st.wire)], counts, mop)
+
+        def finish():
+            if op == RedOpType.AVG:
+                st.wire /= size
+            st.commit()
+        return self._collective(name, run, finish, _detail(output), async_op)
+
+    def alltoall(self, outputs, inputs, async_op=False, name="all_to_all"):
+        """Send ``inputs[j]`` to rank ``j``; ``outputs[i]`` receives what rank ``i`` sent here."""
+        self._check_list(name, "the output list", outputs)
+        self._check_list(name, "the input list", inputs)
+        buffers.check_same_dtype(self._where(name), list(outputs) + list(inputs))
+        send, scounts = buffers.concat(inputs)
+        rcounts = [int(o.size) for o in outputs]
+        flat = np.empty(sum(rcounts), dtype=send.dtype)
+        if self._size == 1:
+            self._check_count(name, "output list entry 0", rcounts[0], scounts[0])
+
+        def run():
+            self._comm.Alltoallv(self._vspec(send, scounts), self._vspec(flat, rcounts))
+        return self._collective(name, run, lambda: buffers.scatter_into(outputs, flat), _detail(send), async_op)
+
+    def alltoallv(self, output, input, out_counts, in_counts, async_op=False, name="all_to_all_single"):
+        """Send ``in_counts[j]`` consecutive elements of ``input`` to rank ``j``; receive ``out_counts[i]``
+        elements from rank ``i`` into consecutive places of ``output``."""
+        buffers.check_same_dtype(self._where(name), [output, input])
+        self._check_list(name, "the input split sizes", in_counts)
+        self._check_list(name, "the output split sizes", out_counts)
+        self._check_count(name, "input (the input split sizes add up to a different number)",
+                          int(input.size), sum(in_counts))
+        self._check_count(name, "output (the output split sizes add up to a different number)",
+                          int(output.size), sum(out_counts))
+        if self._size == 1:
+            self._check_count(name, "output split 0", out_counts[0], in_counts[0])
+        send = host_input(input)
+        st = Staged(output, copy_in=False)
+        scounts, rcounts = [int(c) for c in in_counts], [int(c) for c in out_counts]
+
+        def run():
+            self._comm.Alltoallv(self._vspec(send, scounts), self._vspec(st.wire, rcounts))
+        return self._collective(name, run, st.commit, _detail(input), async_op)
+
+    def gather(self, input, outputs, root, async_op=False, name="gather"):
+        """Collect every rank's ``input`` into ``outputs`` (a list per rank) on group rank ``root``."""
+        self._check_root(name, root, "dst")
+        is_root = self._rank == root
+        send = host_input(input)
+        if is_root:
+            if outputs is None:
+                raise ValueError(f"{self._where(name)}: the destination rank needs a gather_list")
+            self._check_list(name, "gather_list", outputs)
+            buffers.check_same_dtype(self._where(name), list(outputs) + [input])
+            self._check_count(name, f"input (gather_list entry {self._rank} must match it)",
+                              int(input.size), int(outputs[self._rank].size))
+            counts = [int(o.size) for o in outputs]
+            flat = np.empty(sum(counts), dtype=send.dtype)
+        elif outputs:
+            raise ValueError(f"{self._where(name)}: gather_list must be given only on the destination rank")
+
+        def run():
+            recv = self._vspec(flat, counts) if is_root else None
+            self._comm.Gatherv([send, self._dt(send)], recv, root)
+        finish = (lambda: buffers.scatter_into(outputs, flat)) if is_root else None
+        return self._collective(name, run, finish, _detail(input), async_op)
+
+    def scatter(self, output, inputs, root, async_op=False, name="scatter"):
+        """Group rank ``root`` sends ``inputs[i]`` to rank ``i``, which receives it in ``output``."""
+        self._check_root(name, root, "src")
+        is_root = self._rank == root
+        if is_root:
+            if inputs is None:
+                raise ValueError(f"{self._where(name)}: the source rank needs a scatter_list")
+            self._check_list(name, "scatter_list", inputs)
+            buffers.check_same_dtype(self._where(name), list(inputs) + [output])
+            self._check_count(name, f"output (scatter_list entry {self._rank} must match it)",
+                              int(output.size), int(inputs[self._rank].size))
+            send, counts = buffers.concat(inputs)
+        elif inputs:
+            raise ValueError(f"{self._where(name)}: scatter_list must be given only on the source rank")
+        st = Staged(output, copy_in=False)
+
+        def run():
+            sendspec = self._vspec(send, counts) if is_root else None
+            self._comm.Scatterv(sendspec, [st.wire, self._dt(st.wire)], root)
+        return self._collective(name, run, st.commit, _detail(output), async_op)
+
+    def barrier(self, async_op=False, name="barrier"):
+        """Wait until every rank of the group has reached the barrier."""
+        return self._collective(name, lambda: self._comm.Barrier(), None, "", async_op)
+
+    # --- point to point -----------------------------------------------------------------------
+    def _check_tag(self, name, tag):
+        if not isinstance(tag, (int, np.integer)) or isinstance(tag, bool) or tag < 0:
+            raise ValueError(f"{self._where(name)}: tag must be a non-negative int, got {tag!r}")
+        if self._MPI is not None and tag > self._MPI.COMM_WORLD.Get_attr(self._MPI.TAG_UB):
+            raise ValueError(f"{self._where(name)}: tag {tag} exceeds MPI's TAG_UB")
+
+    def send(self, array, dst, tag=0, name="send"):
+        """Start sending ``array`` to group rank ``dst``; returns a Work (never blocks)."""
+        self._check_live(name)
+        self._check_root(name, dst, "dst")
+        self._check_tag(name, tag)
+        wire = host_input(array)
+        if self._executor is None:
+            self._mailbox.post_send(int(tag), wire)
+            return completed_work(name)
+        op = Op(name, self, post=lambda: self._comm.Isend([wire, self._dt(wire)], dst, tag),
+                peer=self.ranks[dst], detail=_detail(array) + f", tag {tag}")
+        return self._executor.submit(op, sync=False)
+
+    def recv(self, array, src=None, tag=0, name="recv"):
+        """Start receiving into ``array`` from group rank ``src`` (None: any rank); returns a Work."""
+        self._check_live(name)
+        if src is not None:
+            self._check_root(name, src, "src")
+        self._check_tag(name, tag)
+        st = Staged(array, copy_in=False)
+        if self._executor is None:
+            work = _LocalRecvWork(name, src, tag)
+
+            def deliver(data):
+                st.wire[...] = data.reshape(-1).view(st.wire.dtype)
+                st.commit()
+                work._source = 0
+                work._complete()
+            self._mailbox.post_recv(int(tag), deliver)
+            return work
+        MPI = self._MPI
+        source = MPI.ANY_SOURCE if src is None else src
+        op = Op(name, self, post=lambda: self._comm.Irecv([st.wire, self._dt(st.wire)], source, tag),
+                finish=st.commit, peer=None if src is None else self.ranks[src],
+                detail=_detail(array) + f", tag {tag}")
+        op.on_source = lambda s: setattr(op.work, "_source", s)
+        return self._executor.submit(op, sync=False)
+
+
+class _LocalRecvWork(Work):
+    """A receive from this process itself; waiting for one that no send can ever match is an error."""
+
+    def __init__(self, name, src, tag):
+        super().__init__(name)
+        self._tag = tag
+
+    def wait(self, timeout=None):
+        if not self.is_completed():
+            raise RuntimeError(f"{self._name}: no message with tag {self._tag} was sent to this process, and "
+                               "in a world of one process nothing else can send it (this would wait forever)")
+        return super().wait(timeout)
