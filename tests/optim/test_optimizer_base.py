@@ -103,10 +103,13 @@ def test_named_parameters():
         opt.add_param_group({"params": [fresh_leaf(1)]})
 
 
-def test_repr_lists_groups():
-    opt = SGD([fresh_leaf(2)], lr=0.1)
-    text = repr(opt)
-    assert text.startswith("SGD (\nParameter Group 0\n") and "    lr: 0.1\n" in text and text.endswith(")")
+def test_repr_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    groups = lambda fw: [{"params": [fw.zeros(2, requires_grad=True)]},  # noqa: E731
+                         {"params": [fw.zeros(2, requires_grad=True)], "lr": 0.5}]
+    assert repr(SGD(groups(distgrad), lr=0.1, momentum=0.9)) == \
+        repr(torch.optim.SGD(groups(torch), lr=0.1, momentum=0.9))
+    assert repr(Adam(groups(distgrad), lr=0.1)) == repr(torch.optim.Adam(groups(torch), lr=0.1))
 
 
 # --- zero_grad and step --------------------------------------------------------------------------
