@@ -211,3 +211,34 @@ def test_custom_scheduler_subclass():
     _run(s, opt, 3)
     assert s.get_last_lr() == [0.125]
     assert issubclass(sch._LRScheduler, sch.LRScheduler)
+
+
+def test_checkpoint_through_distgrad_save_and_load(tmp_path):
+    def build():
+        w = distgrad.zeros(2, requires_grad=True)
+        opt = Adam([w], lr=0.1)
+        return w, opt, [sch.MultiStepLR(opt, [3, 5, 5]), sch.ReduceLROnPlateau(opt, patience=0)]
+    w, opt, (multi, plateau) = build()
+    for i in range(4):
+        w.grad = distgrad.ones(2)
+        opt.step()
+        multi.step()
+        plateau.step(float(i))
+    path = tmp_path / "ckpt.safetensors"
+    distgrad.save({"opt": opt.state_dict(), "multi": multi.state_dict(), "plateau": plateau.state_dict()}, path)
+    ckpt = distgrad.load(path)
+    w2, opt2, (multi2, plateau2) = build()
+    opt2.load_state_dict(ckpt["opt"])
+    multi2.load_state_dict(ckpt["multi"])
+    plateau2.load_state_dict(ckpt["plateau"])
+    np.testing.assert_array_equal(opt2.state[w2]["exp_avg"].numpy(), opt.state[w]["exp_avg"].numpy())
+    opt.step()
+    opt2.step()
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        multi.step(5)  # the closed form needs the milestones back as a Counter
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        multi2.step(5)
+    assert multi2.get_last_lr() == multi.get_last_lr()
+    plateau.step(10.0)
+    plateau2.step(10.0)
+    assert plateau2.get_last_lr() == plateau.get_last_lr() and plateau2.best == plateau.best
