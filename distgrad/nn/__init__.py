@@ -8,5 +8,18 @@ Example::
     >>> model(distgrad.randn(3, 4)).shape
     distgrad.Size([3, 2])
 """
+from distgrad.nn import functional  # noqa: F401
+from distgrad.nn import init  # noqa: F401
+from distgrad.nn import utils  # noqa: F401
+from distgrad.nn.activation import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,  # noqa: F401
+                                    Softplus, Tanh)
+from distgrad.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
+from distgrad.nn.dropout import Dropout  # noqa: F401
+from distgrad.nn.flatten import Flatten, Unflatten  # noqa: F401
+from distgrad.nn.linear import Bilinear, Identity, Linear  # noqa: F401
+from distgrad.nn.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss,  # noqa: F401
+                              L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
 from distgrad.nn.module import Module  # noqa: F401
+from distgrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
 from distgrad.nn.parameter import Buffer, Parameter  # noqa: F401
+from distgrad.nn.sparse import Embedding  # noqa: F401
