@@ -120,9 +120,12 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     n_in = len(inputs)
 
     def first_derivative(*args):
-        ins, gouts = args[:n_in], args[n_in:]
-        outputs = [o for o in _outputs(func, ins) if o._requires_grad]
-        gs = _grad(outputs, [ins[i] for i in diff_idx], list(gouts), create_graph=True, allow_unused=True)
+        # grad mode on even inside gradcheck's no_grad finite differences: without a graph there
+        # would be no outputs, hence no first derivative, and nothing would be compared
+        with enable_grad():
+            ins, gouts = args[:n_in], args[n_in:]
+            outputs = [o for o in _outputs(func, ins) if o._requires_grad]
+            gs = _grad(outputs, [ins[i] for i in diff_idx], list(gouts), create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first_derivative, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,

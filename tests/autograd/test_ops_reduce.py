@@ -68,7 +68,7 @@ def test_reduction(name, dim, keepdim):
     np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-10, atol=1e-12)
     assert out.shape == np.shape(expected)
     assert gradcheck(lambda t: fn(t, dim, keepdim), (x,))
-    if smooth and keepdim:
+    if smooth:
         assert gradgradcheck(lambda t: fn(t, dim, keepdim), (x,))
 
 
@@ -122,7 +122,17 @@ def test_prod_gradient_with_zeros(zeros):
     x.requires_grad_()
     assert gradcheck(lambda t: t.prod(), (x,))
     assert gradcheck(lambda t: t.prod(1), (x,))
-    assert gradgradcheck(lambda t: t.prod(1), (x,))
+    if len(zeros) < 3:  # at most one zero per row: second derivatives are exact too
+        assert gradgradcheck(lambda t: t.prod(1), (x,))
+        assert gradgradcheck(lambda t: t.prod(0), (x,))
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+def test_float32_gradients_stay_float32(name):
+    fn = REDUCTIONS[name][0]
+    x = distgrad.randn(2, 3, 2, requires_grad=True)
+    fn(x, 1, False).sum().backward()
+    assert x.grad.dtype == distgrad.float32
 
 
 def test_sum_dtype_rules():

@@ -80,14 +80,18 @@ class Prod(ArrayFunction):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         out = _xp(x).asarray(x.prod(axis=axes, keepdims=True))
+        ctx.axes, ctx.kept = axes, out.shape
+        if not keepdim:
+            out = out.reshape([s for i, s in enumerate(out.shape) if i not in axes])
+        # save the returned array itself: it is then linked to this node, so double backward sees d(out)/dx
         ctx.save_for_backward(x, out)
-        ctx.axes = axes
-        return out if keepdim else out.reshape([s for i, s in enumerate(out.shape) if i not in axes])
+        return out
 
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved_tensors
-        g = g.reshape(out.shape)
+        out = out.reshape(ctx.kept)
+        g = g.reshape(ctx.kept)
         zero = x == 0
         if not bool(zero._data.any()):
             return g * out / x, None, None
@@ -96,8 +100,8 @@ class Prod(ArrayFunction):
         safe = where(zero, 1.0, x)
         zeros_in_slice = sum(zero, ctx.axes, keepdim=True)
         nonzero_prod = Prod.apply(safe, ctx.axes, True)
-        grad = where(zero, where(zeros_in_slice == 1, nonzero_prod, 0.0),
-                     where(zeros_in_slice > 0, 0.0, out / safe))
+        # out / safe is 0 beside a zero but still depends on it through out (double backward)
+        grad = where(zero, where(zeros_in_slice == 1, nonzero_prod, 0.0), out / safe)
         return g * grad, None, None
 
 
