@@ -85,8 +85,8 @@ def test_tracks_pytorch_in_float32():
 
 
 def test_state_dict_round_trip_continues_identically():
-    a, b = fresh_leaf(4), None
-    b = distgrad.tensor(a.detach().numpy().copy(), requires_grad=True)
+    a = fresh_leaf(4)
+    b = distgrad.zeros(4, dtype=distgrad.float64, requires_grad=True)
     opt_a = SGD([a], lr=0.1, momentum=0.9)
     grads = [distgrad.randn(4, dtype=distgrad.float64) for _ in range(6)]
     for g in grads[:3]:
