@@ -295,6 +295,8 @@ def _atomic_write(path, write):
     """
     path = os.path.realpath(os.fspath(path))
     directory, base = os.path.split(path)
+    if not os.path.isdir(directory):
+        raise RuntimeError(f"Parent directory {directory} does not exist.")
     if os.path.isdir(path):
         raise IsADirectoryError(f"distgrad.save: {path!r} is a directory")
     tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")

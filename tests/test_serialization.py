@@ -264,6 +264,10 @@ def test_atomic_save_replaces_keeps_mode_and_writes_through_symlinks(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["epoch3.safetensors", "latest.safetensors"]
     with pytest.raises(IsADirectoryError):
         distgrad.save({}, tmp_path)
+    with pytest.raises(RuntimeError, match="Parent directory .* does not exist"):
+        distgrad.save({}, tmp_path / "missing" / "x.safetensors")
+    with pytest.raises(FileNotFoundError):
+        distgrad.load(tmp_path / "missing.safetensors")
     distgrad.save({"v": distgrad.tensor([3])}, str(real))
     assert distgrad.load(str(real))["v"].tolist() == [3]
 
