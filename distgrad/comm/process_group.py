@@ -142,8 +142,16 @@ def _check_world_args(where, world_size, rank, actual_size, actual_rank):
 def _start_mpi_machinery(MPI):
     """Once per process: the comm thread, the watchdog, the local rank and the fail-fast hooks."""
     from distgrad.comm.executor import Executor
+    import os
     world = MPI.COMM_WORLD
-    local = world.Split_type(MPI.COMM_TYPE_SHARED, key=world.Get_rank())
+    # Order the node's ranks by the launcher's own local rank when it announces one, so that
+    # get_local_rank() agrees with LOCAL_RANK (Open MPI numbers them by its mapping, not by rank).
+    key = world.Get_rank()
+    for var in ("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"):
+        if os.environ.get(var, "").isdigit():
+            key = int(os.environ[var])
+            break
+    local = world.Split_type(MPI.COMM_TYPE_SHARED, key=key)
     _state.local_rank, _state.local_size = local.Get_rank(), local.Get_size()
     local.Free()
     ctrl = world.Dup()
