@@ -331,3 +331,46 @@ def test_cuda_tensors_restore_to_their_device(tmp_path):
     assert np.array_equal(back["t"].cpu().numpy(), t.cpu().numpy())
     assert distgrad.load(path, map_location="cpu")["t"].device == "cpu"
     assert distgrad.load(path, map_location={"cpu": "cuda:0"})["c"].device == "cuda:0"
+
+
+# --- a real training checkpoint --------------------------------------------------------------------
+
+def test_resuming_from_a_checkpoint_matches_uninterrupted_training(tmp_path):
+    nn = pytest.importorskip("distgrad.nn")
+    optim = pytest.importorskip("distgrad.optim")
+    if not (hasattr(nn, "Linear") and hasattr(optim, "Adam") and hasattr(optim, "lr_scheduler")):
+        pytest.skip("distgrad.nn.Linear / optim.Adam / lr_scheduler are not there yet")
+    x, y = distgrad.randn(8, 3), distgrad.randn(8, 1)
+
+    def make():
+        distgrad.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 1))
+        opt = optim.Adam(model.parameters(), lr=0.05, betas=(0.8, 0.99))
+        return model, opt, optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+    def train(model, opt, sched, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            d = model(x) - y
+            (d * d).sum().backward()
+            opt.step()
+            sched.step()
+
+    reference = make()
+    train(*reference, 6)
+    first = make()
+    train(*first, 3)
+    path = tmp_path / "ckpt.safetensors"
+    distgrad.save({"model": first[0].state_dict(), "optimizer": first[1].state_dict(),
+                   "scheduler": first[2].state_dict(), "epoch": 3}, path)
+    ckpt = distgrad.load(path)
+    assert ckpt["epoch"] == 3 and ckpt["optimizer"]["param_groups"][0]["betas"] == (0.8, 0.99)
+    assert sorted(ckpt["optimizer"]["state"]) == [0, 1, 2, 3]
+    resumed = make()
+    resumed[0].load_state_dict(ckpt["model"])
+    resumed[1].load_state_dict(ckpt["optimizer"])
+    resumed[2].load_state_dict(ckpt["scheduler"])
+    train(*resumed, 3)
+    for (name, p), q in zip(reference[0].named_parameters(), resumed[0].parameters()):
+        assert np.allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6, atol=1e-7), name
+    assert resumed[1].param_groups[0]["lr"] == reference[1].param_groups[0]["lr"]
