@@ -13,7 +13,9 @@ from distgrad.nn import init  # noqa: F401
 from distgrad.nn import utils  # noqa: F401
 from distgrad.nn.activation import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,  # noqa: F401
                                     Softplus, Tanh)
+from distgrad.nn.attention import MultiheadAttention  # noqa: F401
 from distgrad.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
+from distgrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
 from distgrad.nn.dropout import Dropout  # noqa: F401
 from distgrad.nn.flatten import Flatten, Unflatten  # noqa: F401
 from distgrad.nn.linear import Bilinear, Identity, Linear  # noqa: F401
@@ -22,4 +24,5 @@ from distgrad.nn.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Hube
 from distgrad.nn.module import Module  # noqa: F401
 from distgrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
 from distgrad.nn.parameter import Buffer, Parameter  # noqa: F401
+from distgrad.nn.pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d  # noqa: F401,E501
 from distgrad.nn.sparse import Embedding  # noqa: F401

@@ -173,7 +173,7 @@ class ModuleList(Module):
         return self
 
     def extend(self, modules):
-        if isinstance(modules, (Module, Tensor)) or not hasattr(modules, "__iter__"):
+        if not hasattr(modules, "__iter__"):
             raise TypeError("ModuleList.extend should be called with an iterable, but got "
                             f"{type(modules).__name__}")
         for m in modules:
@@ -270,13 +270,24 @@ class ModuleDict(Module):
             self[pair[0]] = pair[1]
 
 
-def _param_line(key, p):
+_TYPENAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "int64": "LongTensor",
+              "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+              "bool": "BoolTensor"}
+
+
+def _typename(p):
+    """PyTorch's legacy type name of a tensor, e.g. ``distgrad.cuda.FloatTensor``."""
+    return "distgrad." + ("cuda." if p.device.type == "cuda" else "") + _TYPENAMES[p.dtype.name]
+
+
+def _param_line(key, p, legacy_type):
     if not isinstance(p, Tensor):
         return f"  ({key}): Object of type: {type(p).__name__}"
     size = "x".join(str(s) for s in p.shape)
     dev = f" ({p.device})" if p.device.type == "cuda" else ""
     kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-    return f"  ({key}): {kind} containing: [{p.dtype} of size {size}{dev}]"
+    # PyTorch prints the dtype in a ParameterList and the legacy type name in a ParameterDict
+    return f"  ({key}): {kind} containing: [{_typename(p) if legacy_type else p.dtype} of size {size}{dev}]"
 
 
 def _as_param(value):
@@ -332,7 +343,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        return "\n".join(_param_line(i, p) for i, p in enumerate(self))
+        return "\n".join(_param_line(i, p, False) for i, p in enumerate(self))
 
 
 class ParameterDict(Module):
@@ -399,4 +410,4 @@ class ParameterDict(Module):
             self[pair[0]] = pair[1]
 
     def extra_repr(self):
-        return "\n".join(_param_line(k, p) for k, p in self.items())
+        return "\n".join(_param_line(k, p, True) for k, p in self.items())

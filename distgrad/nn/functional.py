@@ -27,6 +27,9 @@ from distgrad.autograd.ops.activation import softplus as _softplus
 from distgrad.autograd.ops.embedding import embedding_lookup
 from distgrad.autograd.ops.linear import linear  # noqa: F401  (re-exported)
 from distgrad.autograd.ops.pad import pad  # noqa: F401  (re-exported)
+from distgrad.autograd.ops.attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: F401,E501
+from distgrad.autograd.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold, unfold  # noqa: F401
+from distgrad.autograd.ops.pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d  # noqa: F401,E501
 from distgrad.autograd.ops.softmax import log_softmax as _log_softmax
 from distgrad.autograd.ops.softmax import softmax as _softmax
 from distgrad.autograd.tensor import Tensor

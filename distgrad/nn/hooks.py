@@ -15,6 +15,8 @@ Example::
     >>> shapes
     [(5, 2)]
 """
+import warnings
+
 from distgrad.autograd import grad_mode
 from distgrad.autograd.function import ArrayFunction, RemovableHandle
 from distgrad.autograd.tensor import Tensor
@@ -99,7 +101,9 @@ class BackwardHookState:
                                        f"{len(res)}, but expected {len(grads)}")
                 grads = res
         self.grad_outputs = grads
-        if self.input_positions is None:
+        if self.input_positions is None and module._backward_hooks:
+            warnings.warn("Full backward hook is firing when gradients are computed with respect to module "
+                          "outputs since no inputs require gradients.", UserWarning, stacklevel=2)
             none = (None,) * self.n_args
             for hook in list(module._backward_hooks.values()):
                 res = hook(module, none, grads)
