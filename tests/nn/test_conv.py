@@ -246,3 +246,93 @@ def test_fold_unfold_errors():
     with pytest.raises(RuntimeError, match=r"calculated number of sliding blocks 3 \* 3 = 9, but got "
                                            r"input.size\(2\)=8"):
         C.fold(distgrad.randn(1, 4, 8), (4, 4), 2)
+
+
+# --- layers ---------------------------------------------------------------------------------------------------
+LAYERS = [
+    ("Conv2d", (3, 16, 3), {}),
+    ("Conv2d", (3, 16, (3, 2), 2, 1, 2, 1, False, "reflect"), {}),
+    ("Conv2d", (4, 8, 3), dict(padding="same", groups=2)),
+    ("Conv2d", (4, 8, 4), dict(padding="same", dilation=3, padding_mode="circular")),
+    ("Conv2d", (2, 4, 3), dict(padding=(2, 1), padding_mode="replicate", stride=(1, 2))),
+    ("Conv1d", (2, 4, 3), dict(padding="valid")),
+    ("Conv1d", (2, 4, 5), dict(padding=2, padding_mode="reflect", dilation=2)),
+    ("ConvTranspose2d", (4, 2, 3, 2, 1, 1), {}),
+    ("ConvTranspose2d", (4, 2, 3), dict(dilation=2, groups=2, bias=False)),
+    ("ConvTranspose1d", (4, 2, 3), dict(stride=3, output_padding=1)),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs", LAYERS)
+def test_layer_repr_state_dict_and_forward_match_torch(rng, name, args, kwargs):
+    torch = pytest.importorskip("torch")
+    theirs = getattr(torch.nn, name)(*args, dtype=torch.float64, **kwargs)
+    ours = getattr(distgrad.nn, name)(*args, dtype=distgrad.float64, **kwargs)
+    assert repr(ours) == repr(theirs)
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    ours.load_state_dict({k: distgrad.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    dim = 1 if name.endswith("1d") else 2
+    a = rng.standard_normal((2, args[0]) + (7,) * dim)
+    xt, xd = torch.tensor(a, requires_grad=True), distgrad.tensor(a, requires_grad=True)
+    yt, yd = theirs(xt), ours(xd)
+    np.testing.assert_allclose(yd.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    yt.square().sum().backward()
+    yd.square().sum().backward()
+    np.testing.assert_allclose(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-9)
+    grads = dict(theirs.named_parameters())
+    for n, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), grads[n].grad.numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_default_init_bounds():
+    conv = distgrad.nn.Conv2d(6, 8, (3, 2), groups=2)
+    bound = 1 / np.sqrt(3 * 3 * 2)  # fan_in = in_channels / groups * kh * kw
+    for p in (conv.weight, conv.bias):
+        a = p.detach().numpy()
+        assert np.abs(a).max() <= bound and np.abs(a).max() > 0.5 * bound
+    up = distgrad.nn.ConvTranspose2d(4, 6, 3)
+    bound = 1 / np.sqrt(6 * 9)  # transposed weight (in, out/groups, k, k): fan_in uses dim 1
+    assert np.abs(up.weight.detach().numpy()).max() <= bound
+    assert conv.weight.dtype == distgrad.float32 and conv.weight.requires_grad
+
+
+def test_conv_transpose_output_size():
+    up = distgrad.nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1)
+    x = distgrad.randn(1, 8, 5, 5)
+    assert up(x).shape == (1, 4, 9, 9)
+    assert up(x, output_size=(10, 10)).shape == (1, 4, 10, 10)
+    assert up(x, output_size=[1, 4, 10, 9]).shape == (1, 4, 10, 9)
+    with pytest.raises(ValueError, match=r"requested an output size of \[12, 12\], but valid sizes range from "
+                                         r"\[9, 9\] to \[10, 10\]"):
+        up(x, output_size=(12, 12))
+
+
+def test_layer_errors_name_the_layer():
+    conv = distgrad.nn.Conv2d(3, 16, kernel_size=3)
+    with pytest.raises(RuntimeError, match=r"^Conv2d\(3, 16, kernel_size=\(3, 3\), stride=\(1, 1\)\) expected "
+                                           r"input with 3 channels, got input of shape \(8, 1, 28, 28\)$"):
+        conv(distgrad.randn(8, 1, 28, 28))
+    with pytest.raises(RuntimeError, match=r"Conv2d\(3, 16.*expected a 3-D \(unbatched\) or 4-D"):
+        conv(distgrad.randn(3, 28))
+    with pytest.raises(RuntimeError, match="Kernel size can't be greater than actual input size"):
+        conv(distgrad.randn(1, 3, 2, 2))
+    with pytest.raises(RuntimeError, match="float32 parameters but got a .*float64 input"):
+        conv(distgrad.randn(1, 3, 5, 5, dtype=distgrad.float64))
+    for kwargs, match in ((dict(groups=2), "in_channels must be divisible by groups"),
+                          (dict(groups=3, in_ch=3, out_ch=16), "out_channels must be divisible by groups"),
+                          (dict(groups=0), "groups must be a positive integer"),
+                          (dict(padding="foo"), "Invalid padding string 'foo'"),
+                          (dict(padding="same", stride=2), "padding='same' is not supported for strided"),
+                          (dict(padding_mode="x"), "padding_mode must be one of")):
+        in_ch, out_ch = kwargs.pop("in_ch", 3), kwargs.pop("out_ch", 16)
+        with pytest.raises(ValueError, match=match):
+            distgrad.nn.Conv2d(in_ch, out_ch, 3, **kwargs)
+    with pytest.raises(ValueError, match='Only "zeros" padding mode is supported for ConvTranspose2d'):
+        distgrad.nn.ConvTranspose2d(4, 2, 3, padding_mode="reflect")
+
+
+def test_functional_exports():
+    import distgrad.nn.functional as F
+    assert F.conv2d is C.conv2d and F.conv1d is C.conv1d and F.conv_transpose2d is C.conv_transpose2d
+    assert F.unfold is C.unfold and F.fold is C.fold and F.conv_transpose1d is C.conv_transpose1d

@@ -172,3 +172,36 @@ def test_float32_stays_float32_and_output_is_contiguous():
 def test_pool_errors(fn, shape, match):
     with pytest.raises(RuntimeError, match=match):
         fn(distgrad.randn(*shape))
+
+
+# --- layers ----------------------------------------------------------------------------------------------------
+POOL_LAYERS = [
+    ("MaxPool2d", (2,), {}), ("MaxPool2d", ((2, 3), 1, 1, 2), dict(ceil_mode=True)),
+    ("MaxPool1d", (3,), dict(stride=2, padding=1)), ("AvgPool2d", (2,), {}),
+    ("AvgPool2d", (3, 2, 1), dict(ceil_mode=True, count_include_pad=False, divisor_override=4)),
+    ("AvgPool1d", (2,), {}), ("AvgPool1d", (3, 2, 1), dict(count_include_pad=False)),
+    ("AdaptiveAvgPool2d", ((3, None),), {}), ("AdaptiveAvgPool2d", (1,), {}), ("AdaptiveAvgPool1d", (4,), {}),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs", POOL_LAYERS)
+def test_pool_layers_match_torch(rng, name, args, kwargs):
+    torch = pytest.importorskip("torch")
+    theirs, ours = getattr(torch.nn, name)(*args, **kwargs), getattr(distgrad.nn, name)(*args, **kwargs)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == []
+    shape = (2, 3, 9) if name.endswith("1d") else (2, 3, 7, 9)
+    _parity(torch, theirs, ours, rng.standard_normal(shape), rng)
+
+
+def test_max_pool_layer_return_indices():
+    out, idx = distgrad.nn.MaxPool2d(2, return_indices=True)(distgrad.arange(16.0).reshape(1, 1, 4, 4))
+    np.testing.assert_array_equal(idx.numpy(), [[[[5, 7], [13, 15]]]])
+    assert out.shape == (1, 1, 2, 2)
+
+
+def test_functional_exports():
+    import distgrad.nn.functional as F
+    assert F.max_pool2d is P.max_pool2d and F.avg_pool2d is P.avg_pool2d
+    assert F.adaptive_avg_pool2d is P.adaptive_avg_pool2d and F.max_pool1d is P.max_pool1d
+    assert F.avg_pool1d is P.avg_pool1d and F.adaptive_avg_pool1d is P.adaptive_avg_pool1d
