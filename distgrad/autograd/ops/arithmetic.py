@@ -167,10 +167,16 @@ class Pow(ArrayFunction):
         return ga, gb
 
 
+class PowTensor(Pow):
+    """``a ** b`` with a tensor exponent: PyTorch names its node PowBackward1."""
+
+    node_name = "PowBackward1"
+
+
 class RPow(ArrayFunction):
     """``s ** x`` for a number ``s`` and a tensor exponent."""
 
-    node_name = "PowBackward1"
+    node_name = "PowBackward2"
 
     @staticmethod
     def forward(ctx, x, s):
@@ -318,8 +324,14 @@ def floor_divide(input, other):
     return _binary(FloorDivide, "floor_divide", input, other)
 
 
+class RemainderTensor(Remainder):
+    """``a % b`` with a tensor divisor: PyTorch names its node RemainderBackward1."""
+
+    node_name = "RemainderBackward1"
+
+
 def remainder(input, other):
-    return _binary(Remainder, "remainder", input, other)
+    return _binary(RemainderTensor if isinstance(other, Tensor) else Remainder, "remainder", input, other)
 
 
 def pow(input, exponent):
@@ -331,7 +343,7 @@ def pow(input, exponent):
                 exponent = to(exponent, dtypes.get_default_dtype())
             return RPow.apply(exponent, float(input) if exponent._data.dtype.kind == "f" else input)
         input = as_operand(input, exponent)
-    return _binary(Pow, "pow", input, exponent)
+    return _binary(PowTensor if isinstance(exponent, Tensor) else Pow, "pow", input, exponent)
 
 
 def maximum(input, other):

@@ -44,6 +44,8 @@ class Clone(ArrayFunction):
 class Contiguous(ArrayFunction):
     """A C-contiguous copy (only when the input is not already C-contiguous)."""
 
+    node_name = "CloneBackward0"
+
     @staticmethod
     def forward(ctx, x):
         return backend.get_array_module(x).ascontiguousarray(x)

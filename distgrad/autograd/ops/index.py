@@ -265,7 +265,7 @@ def _index_with(g, key):
 class IndexPut(ArrayFunction):
     """``x`` with ``v`` written at ``key``: the out-of-place core of ``x[key] = v``."""
 
-    node_name = "CopySlices"
+    node_name = "torch::autograd::CopySlices"
 
     @staticmethod
     def forward(ctx, x, v, key):
@@ -288,6 +288,12 @@ class IndexPut(ArrayFunction):
                 gv = gv.reshape((1,) * lead + tuple(gv.shape))
             gv = sum_to(gv, ctx.v_shape)
         return gx, gv, None
+
+
+class IndexPutAdvanced(IndexPut):
+    """``x[idx] = v`` with only advanced indices: PyTorch's index_put_, named IndexPutBackward0."""
+
+    node_name = "IndexPutBackward0"
 
 
 def _result_shape(x, key):
@@ -329,7 +335,12 @@ def setitem(input, key, value):
         raise TypeError(f"setitem: can't assign a {type(value).__name__} to a tensor (use a number or a Tensor)")
     recording = _state.enabled and (input._requires_grad or (isinstance(value, Tensor) and value._requires_grad))
     if recording:
-        return write_result(input, IndexPut.apply(input, value, key), "setitem")
+        # a key of advanced indices and full slices writes into input itself (index_put_); anything else
+        # writes into a view of it, which PyTorch records as CopySlices
+        direct = advanced and all(backend.is_array(k) or isinstance(k, bool) or k is Ellipsis or
+                                  (isinstance(k, slice) and k == slice(None)) for k in key)
+        node = IndexPutAdvanced if direct else IndexPut
+        return write_result(input, node.apply(input, value, key), "setitem")
     input._data[key] = value._data if isinstance(value, Tensor) else value
     input._vc.value += 1
     return input
@@ -437,6 +448,12 @@ class Scatter(ArrayFunction):
         return gx, gs, None
 
 
+class ScatterValue(Scatter):
+    """scatter with a number (PyTorch's ScatterBackward1)."""
+
+    node_name = "ScatterBackward1"
+
+
 def _scatter_src(op, input, src):
     if isinstance(src, Tensor):
         if src._data.dtype != input._data.dtype:
@@ -465,7 +482,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     d = _check_index("scatter", input, dim, index, tensor_src)
     flat = dim_positions(input._data.shape, d, index._data).reshape(index._data.shape)
     if tensor_src is None:
-        return Scatter.apply(input, input._xp().asarray(src).astype(input._data.dtype).item(), flat)
+        return ScatterValue.apply(input, input._xp().asarray(src).astype(input._data.dtype).item(), flat)
     return Scatter.apply(input, _leading_part(tensor_src, index.shape), flat)
 
 
@@ -597,6 +614,12 @@ class MaskedFill(ArrayFunction):
         return gx, None, gv
 
 
+class MaskedFillTensor(MaskedFill):
+    """masked_fill with a 0-d tensor value that requires grad (PyTorch's MaskedFillBackward1)."""
+
+    node_name = "MaskedFillBackward1"
+
+
 def masked_fill(input, mask, value):
     """``value`` (a number or a 0-d tensor) where the bool ``mask`` is True, ``input`` elsewhere."""
     if not isinstance(mask, Tensor):
@@ -621,7 +644,7 @@ def masked_fill(input, mask, value):
                         f"{type(value).__name__}")
     if mask.device != input.device:
         mask = mask.to(input.device)
-    return MaskedFill.apply(input, mask, value)
+    return (MaskedFillTensor if isinstance(value, Tensor) else MaskedFill).apply(input, mask, value)
 
 
 def masked_fill_(input, mask, value):

@@ -41,6 +41,18 @@ class Matmul(ArrayFunction):
         return ga, gb
 
 
+class Bmm(Matmul):
+    node_name = "BmmBackward0"
+
+
+class Dot(Matmul):
+    node_name = "DotBackward0"
+
+
+class Mv(Matmul):
+    node_name = "MvBackward0"
+
+
 def _check(op, a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"{op}: both arguments to matmul need to be at least 1D, but they are "
@@ -61,11 +73,18 @@ def _check(op, a, b):
                                f"non-singleton dimension {i}")
 
 
-def matmul(input, other):
-    """Matrix product with NumPy/PyTorch semantics for 1-D, 2-D and batched operands."""
+def _product(node, input, other):
+    """Promote, check and multiply; ``node`` only decides the grad_fn name."""
     input, other = promote("matmul", input, other)
     _check("matmul", input, other)
-    return Matmul.apply(input, other)
+    if node is Matmul and other.ndim == 1 and input.ndim <= 2:
+        node = Dot if input.ndim == 1 else Mv  # the kernels (and names) PyTorch's matmul dispatches to
+    return node.apply(input, other)
+
+
+def matmul(input, other):
+    """Matrix product with NumPy/PyTorch semantics for 1-D, 2-D and batched operands."""
+    return _product(Matmul, input, other)
 
 
 def mm(input, mat2):
@@ -81,7 +100,7 @@ def bmm(input, mat2):
         raise RuntimeError(f"bmm: expected 3D tensors, got {input.ndim}D and {mat2.ndim}D")
     if input.shape[0] != mat2.shape[0]:
         raise RuntimeError(f"bmm: batch sizes differ: {input.shape[0]} and {mat2.shape[0]}")
-    return matmul(input, mat2)
+    return _product(Bmm, input, mat2)
 
 
 def dot(input, other):
@@ -92,11 +111,11 @@ def dot(input, other):
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
                            f"[{other.shape[0]}] to have the same number of elements, but got "
                            f"{input.shape[0]} and {other.shape[0]} elements respectively")
-    return matmul(input, other)
+    return _product(Dot, input, other)
 
 
 def mv(input, vec):
-    return matmul(input, vec)
+    return _product(Mv, input, vec)
 
 
 def outer(input, vec2):

@@ -127,6 +127,18 @@ class MaxMin(ArrayFunction):
         return g.reshape(out.shape) * mask / count, None, None, None
 
 
+class MaxAll(MaxMin):
+    node_name = "MaxBackward1"
+
+
+class MinAll(MaxMin):
+    node_name = "MinBackward1"
+
+
+class Amin(MaxMin):
+    node_name = "AminBackward0"
+
+
 class MaxMinDim(ArrayFunction):
     """``max(x, dim)``/``min(x, dim)``: values and the index of the first extreme."""
 
@@ -154,6 +166,14 @@ class MaxMinDim(ArrayFunction):
         if g.ndim < len(shape):
             g = g.unsqueeze(dim)
         return g * (positions == idx), None, None, None
+
+
+class MinDim(MaxMinDim):
+    node_name = "MinBackward0"
+
+
+class ProdDim(Prod):
+    node_name = "ProdBackward1"
 
 
 def sum(input, dim=None, keepdim=False, dtype=None):
@@ -209,7 +229,7 @@ def amax(input, dim=(), keepdim=False):
 
 def amin(input, dim=(), keepdim=False):
     axes = normalize_dims(dim if dim != () else None, input.ndim, "amin")
-    return MaxMin.apply(input, axes, keepdim, False)
+    return Amin.apply(input, axes, keepdim, False)
 
 
 class _ReturnTypes:
@@ -238,12 +258,12 @@ def _max_min(input, dim, keepdim, other, is_max):
         if input.numel() == 0:
             raise RuntimeError(f"{'max' if is_max else 'min'}(): Expected reduction dim to be specified for "
                                "input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
-        return MaxMin.apply(input, tuple(range(input.ndim)), False, is_max)
+        return (MaxAll if is_max else MinAll).apply(input, tuple(range(input.ndim)), False, is_max)
     d = normalize_dims(dim, input.ndim, "max" if is_max else "min")
     d = d[0] if d else 0
     if input.ndim == 0:
         return (return_types.max if is_max else return_types.min)(input.clone(), Tensor._make(_xp(input._data).zeros((), dtype="int64")))
-    vals, idx = MaxMinDim.apply(input, d, keepdim, is_max)
+    vals, idx = (MaxMinDim if is_max else MinDim).apply(input, d, keepdim, is_max)
     return (return_types.max if is_max else return_types.min)(vals, idx)
 
 
@@ -289,7 +309,9 @@ def prod(input, dim=None, keepdim=False, dtype=None):
     elif input._data.dtype.kind in "bu" or input._data.dtype == dtypes.int32.np:
         input = to(input, dtypes.int64)
     axes = normalize_dims(dim, input.ndim, "prod")
-    return Prod.apply(input, axes, keepdim if dim is not None else False)
+    if dim is None:
+        return Prod.apply(input, axes, False)
+    return ProdDim.apply(input, axes, keepdim)
 
 
 def logsumexp(input, dim, keepdim=False):

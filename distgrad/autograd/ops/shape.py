@@ -75,6 +75,30 @@ class Permute(ArrayFunction):
         return g.permute(inverse), None
 
 
+class Squeeze(Reshape):
+    node_name = "SqueezeBackward0"
+
+
+class SqueezeDim(Reshape):
+    node_name = "SqueezeBackward1"
+
+
+class SqueezeDims(Reshape):
+    node_name = "SqueezeBackward2"
+
+
+class Unsqueeze(Reshape):
+    node_name = "UnsqueezeBackward0"
+
+
+class Transpose(Permute):
+    node_name = "TransposeBackward0"
+
+
+class TransposeT(Permute):
+    node_name = "TBackward0"
+
+
 class Expand(ArrayFunction):
     _view = True
 
@@ -174,9 +198,8 @@ def squeeze(input, dim=None):
     else:
         dims = [input._dim(d) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))]
         dims = [d for d in dims if input.ndim and input.shape[d] == 1]
-    if not dims:
-        return reshape(input, input.shape)
-    return reshape(input, [s for i, s in enumerate(input.shape) if i not in dims])
+    cls = Squeeze if dim is None else (SqueezeDims if isinstance(dim, (tuple, list)) else SqueezeDim)
+    return cls.apply(input, tuple(s for i, s in enumerate(input.shape) if i not in dims))
 
 
 def unsqueeze(input, dim):
@@ -187,7 +210,7 @@ def unsqueeze(input, dim):
     dim %= n
     shape = list(input.shape)
     shape.insert(dim, 1)
-    return reshape(input, shape)
+    return Unsqueeze.apply(input, tuple(shape))
 
 
 def permute(input, *dims):
@@ -210,7 +233,7 @@ def transpose(input, dim0, dim1):
     d0, d1 = input._dim(dim0), input._dim(dim1)
     dims = list(range(input.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return Permute.apply(input, tuple(dims))
+    return Transpose.apply(input, tuple(dims))
 
 
 swapaxes = transpose
@@ -221,7 +244,7 @@ def t(input):
     """Transpose a tensor of at most 2 dimensions."""
     if input.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
-    return transpose(input, 0, 1) if input.ndim == 2 else reshape(input, input.shape)
+    return TransposeT.apply(input, (1, 0)) if input.ndim == 2 else reshape(input, input.shape)
 
 
 def T(input):

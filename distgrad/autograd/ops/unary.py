@@ -81,6 +81,8 @@ class Log(ArrayFunction):
 
 
 class Log1p(ArrayFunction):
+    node_name = "Log1PBackward0"
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -243,6 +245,8 @@ class Trunc(_Rounding):
 
 
 class Clamp(ArrayFunction):
+    node_name = "ClampBackward1"  # number bounds (ClampBackward0 is tensor bounds)
+
     @staticmethod
     def forward(ctx, x, lo, hi):
         xp = _xp(x)
