@@ -284,6 +284,8 @@ class Function:
         builtin = cls.__module__.startswith("distgrad.")
         suffix = "Backward0" if builtin else "Backward"
         cls._node_name = cls.__dict__.get("node_name", cls.__name__ + suffix)
+        # a node class of that name, so type(t.grad_fn).__name__ reads as in PyTorch
+        cls._node_cls = type(cls._node_name, (BackwardNode,), {"__module__": cls.__module__})
 
     def __init__(self, *args, **kwargs):
         raise RuntimeError(
@@ -302,15 +304,14 @@ class Function:
     vjp = backward
 
     @classmethod
-    def apply(cls, *args):
+    def apply(cls, *args, **kwargs):
         record = _state.enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args)
         prev = _state.enabled
         _state.enabled = False
-        node = BackwardNode(cls) if record else _NoCtx()
-        if record:
-            node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        node = cls._node_cls(cls) if record else _NoCtx()
+        node.needs_input_grad = tuple(record and isinstance(a, Tensor) and a._requires_grad for a in args)
         try:
-            out = cls.forward(node, *args)
+            out = cls.forward(node, *args, **kwargs)
         finally:
             _state.enabled = prev
         if not record:
@@ -331,6 +332,7 @@ class Function:
             elif id(o) in dirty:
                 if o.grad_fn is None and o._requires_grad:
                     raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+                o._vc.value += 1  # forward may have written through raw data: count the change
             if id(o) in non_diff or not o.dtype.is_floating_point:
                 o._requires_grad = False
             else:
@@ -340,6 +342,10 @@ class Function:
             results.append(o)
         node._num_outputs = len(outs)
         node._out_meta = [_meta(o) for o in results]
+        for i, v in enumerate(node._to_save):
+            if v is not None and not isinstance(v, Tensor):
+                raise TypeError(f"save_for_backward can only save variables, but argument {i} is of type "
+                                f"{type(v).__name__}")
         _resolve_saved(node, args, [r._data if isinstance(r, Tensor) else None for r in results], results)
         return results[0] if single else tuple(results)
 
@@ -396,7 +402,7 @@ def _meta(t):
 
 
 def _record(cls, args):
-    node = BackwardNode(cls)
+    node = cls._node_cls(cls)
     node.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]
     out = cls.forward(node, *arrays)

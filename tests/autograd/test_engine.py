@@ -79,7 +79,7 @@ def test_changing_requires_grad_of_a_non_leaf():
 NAMED = [
     "x * w", "x + w", "x - w", "x / w", "x ** 2", "x ** w", "-x", "x.exp()", "x.log()", "x.sqrt()",
     "x.tanh()", "x.sigmoid()", "x.relu()", "x.abs()", "x.sin()", "x.cos()", "x.sum()", "x.sum(0)",
-    "x.reshape(6)", "x.view(3, 2)", "x.clone()", "x.double()", "x.permute(1, 0)", "x.expand(4, 2, 3)",
+    "x.reshape(6)", "x.view(3, 2)", "x.clone()", "x.permute(1, 0)", "x.expand(4, 2, 3)",
     "x @ w.t()", "x.mean()", "x.mean(1)", "x.t()", "x.transpose(0, 1)", "x.unsqueeze(0)", "x.squeeze(0)",
     "x[0] @ w[0]", "x.max()", "x.amax(1)", "2 ** x", "x.pow(w)", "x.clamp(0, 1)", "x.flatten()",
     "x.neg()", "x.square()", "x.prod()", "x.var()", "x.std(1)", "x.logsumexp(1)", "x.norm()",
@@ -97,15 +97,10 @@ def test_grad_fn_names_match_torch(expr):
         w = mod.tensor(xs[::-1].copy(), requires_grad=True)
         return eval(expr, {"x": x, "w": w})
 
-    try:
-        expected = type(build(torch).grad_fn).__name__
-    except Exception:
-        pytest.skip(f"{expr} is not valid in torch")
-    try:
-        got = build(distgrad).grad_fn.name()
-    except (TypeError, AttributeError, NotImplementedError) as e:
-        pytest.skip(f"{expr}: op not available in distgrad yet ({e})")
-    assert got == expected
+    expected = type(build(torch).grad_fn).__name__
+    out = build(distgrad)
+    assert out.grad_fn.name() == expected
+    assert type(out.grad_fn).__name__ == expected
 
 
 def test_next_functions_structure():
