@@ -19,6 +19,7 @@ from distgrad.autograd.ops.arithmetic import (add, allclose, bitwise_and, bitwis
                                               logical_xor, lt, maximum, minimum, mul, multiply, ne, pow,
                                               remainder, rsub, sub, subtract, true_divide, where)
 from distgrad.autograd.ops.cast import clone  # noqa: F401
+from distgrad.autograd.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
 from distgrad.autograd.ops.index import (gather, index_add, index_select, masked_fill, scatter,  # noqa: F401
                                          scatter_add, take_along_dim)
 from distgrad.autograd.ops.join import cat, chunk, concat, concatenate, narrow, select, split, stack, unbind  # noqa: F401,E501
@@ -26,6 +27,7 @@ from distgrad.autograd.ops.softmax import log_softmax, softmax  # noqa: F401
 from distgrad.autograd.ops.misc import (all, any, argsort, argwhere, count_nonzero, cumsum, flip,  # noqa: F401
                                         isfinite, isinf, isnan, nonzero, sort, topk, tril, triu)
 from distgrad.autograd.ops.linalg import bmm, dot, matmul, mm, mv, outer  # noqa: F401
+from distgrad.autograd.ops.pooling import adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool2d  # noqa: F401
 from distgrad.autograd.ops.reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min,  # noqa: F401
                                           norm, prod, return_types, std, sum, var)
 from distgrad.autograd.ops.shape import (broadcast_to, flatten, movedim, permute, reshape,  # noqa: F401
