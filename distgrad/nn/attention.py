@@ -36,6 +36,8 @@ class MultiheadAttention(Module):
 
     Example::
 
+        >>> import distgrad
+        >>> from distgrad import nn
         >>> mha = nn.MultiheadAttention(8, 2, kdim=4, vdim=6)
         >>> q, k, v = distgrad.randn(3, 1, 8), distgrad.randn(5, 1, 4), distgrad.randn(5, 1, 6)
         >>> mha(q, k, v)[0].shape

@@ -160,6 +160,8 @@ class Conv1d(_Conv):
 
     Example::
 
+        >>> import distgrad
+        >>> from distgrad import nn
         >>> nn.Conv1d(4, 8, 3, padding="same")(distgrad.randn(2, 4, 10)).shape
         distgrad.Size([2, 8, 10])
     """
@@ -176,6 +178,8 @@ class Conv2d(_Conv):
 
     Example::
 
+        >>> import distgrad
+        >>> from distgrad import nn
         >>> nn.Conv2d(1, 4, 3, stride=2)(distgrad.randn(2, 1, 9, 9)).shape
         distgrad.Size([2, 4, 4, 4])
     """
@@ -233,6 +237,8 @@ class ConvTranspose1d(_ConvTransposeNd):
 
     Example::
 
+        >>> import distgrad
+        >>> from distgrad import nn
         >>> nn.ConvTranspose1d(4, 2, 3, stride=2)(distgrad.randn(1, 4, 5)).shape
         distgrad.Size([1, 2, 11])
     """
@@ -246,6 +252,8 @@ class ConvTranspose2d(_ConvTransposeNd):
 
     Example::
 
+        >>> import distgrad
+        >>> from distgrad import nn
         >>> up = nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1)
         >>> up(distgrad.randn(1, 8, 5, 5), output_size=(10, 10)).shape
         distgrad.Size([1, 4, 10, 10])

@@ -44,6 +44,8 @@ class MaxPool1d(_MaxPoolNd):
 
     Example::
 
+        >>> import distgrad
+        >>> from distgrad import nn
         >>> nn.MaxPool1d(2)(distgrad.tensor([[1.0, 3.0, 2.0, 0.0]]))
         tensor([[3., 2.]])
     """
@@ -56,6 +58,8 @@ class MaxPool2d(_MaxPoolNd):
 
     Example::
 
+        >>> import distgrad
+        >>> from distgrad import nn
         >>> out, idx = nn.MaxPool2d(2, return_indices=True)(distgrad.randn(1, 1, 4, 4))
         >>> idx.dtype
         distgrad.int64
@@ -69,6 +73,7 @@ class AvgPool1d(Module):
 
     Example::
 
+        >>> from distgrad import nn
         >>> nn.AvgPool1d(2)
         AvgPool1d(kernel_size=(2,), stride=(2,), padding=(0,))
     """
@@ -98,6 +103,8 @@ class AvgPool2d(Module):
 
     Example::
 
+        >>> import distgrad
+        >>> from distgrad import nn
         >>> nn.AvgPool2d(2)(distgrad.ones(1, 1, 4, 4)).shape
         distgrad.Size([1, 1, 2, 2])
     """
@@ -139,6 +146,8 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
 
     Example::
 
+        >>> import distgrad
+        >>> from distgrad import nn
         >>> nn.AdaptiveAvgPool1d(3)(distgrad.randn(2, 4, 10)).shape
         distgrad.Size([2, 4, 3])
     """
@@ -151,6 +160,8 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
 
     Example::
 
+        >>> import distgrad
+        >>> from distgrad import nn
         >>> nn.AdaptiveAvgPool2d((1, 1))(distgrad.randn(2, 8, 5, 7)).shape
         distgrad.Size([2, 8, 1, 1])
     """

@@ -54,6 +54,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
     Example::
 
+        >>> import distgrad
         >>> q = distgrad.randn(3, 5, 8)
         >>> scaled_dot_product_attention(q, q, q).shape
         distgrad.Size([3, 5, 8])
@@ -151,6 +152,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
 
     Example::
 
+        >>> import distgrad
         >>> mha = distgrad.nn.MultiheadAttention(8, 2)
         >>> x = distgrad.randn(5, 3, 8)
         >>> multi_head_attention_forward(x, x, x, 8, 2, mha.in_proj_weight, mha.in_proj_bias, None, None,

@@ -263,6 +263,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     Example::
 
+        >>> import distgrad
         >>> x = distgrad.randn(1, 1, 5, 5)
         >>> conv2d(x, distgrad.ones(2, 1, 3, 3), padding="same").shape
         distgrad.Size([1, 2, 5, 5])
@@ -275,6 +276,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     Example::
 
+        >>> import distgrad
         >>> conv1d(distgrad.randn(4, 2, 10), distgrad.randn(3, 2, 5)).shape
         distgrad.Size([4, 3, 6])
     """
@@ -299,6 +301,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
     Example::
 
+        >>> import distgrad
         >>> conv_transpose2d(distgrad.randn(1, 4, 5, 5), distgrad.randn(4, 2, 3, 3), stride=2).shape
         distgrad.Size([1, 2, 11, 11])
     """
@@ -311,6 +314,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
     Example::
 
+        >>> import distgrad
         >>> conv_transpose1d(distgrad.randn(2, 3, 4), distgrad.randn(3, 5, 2), stride=2).shape
         distgrad.Size([2, 5, 8])
     """
@@ -323,6 +327,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
     Example::
 
+        >>> import distgrad
         >>> unfold(distgrad.randn(2, 3, 4, 4), kernel_size=2).shape
         distgrad.Size([2, 12, 9])
     """
@@ -341,6 +346,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
     Example::
 
+        >>> import distgrad
         >>> fold(distgrad.ones(1, 4, 9), output_size=(4, 4), kernel_size=2)[0, 0, 1]
         tensor([2., 4., 4., 2.])
     """

@@ -298,6 +298,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
     Example::
 
+        >>> import distgrad
         >>> max_pool2d(distgrad.randn(1, 3, 8, 8), 2).shape
         distgrad.Size([1, 3, 4, 4])
     """
@@ -309,6 +310,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
     Example::
 
+        >>> import distgrad
         >>> max_pool1d(distgrad.tensor([[1.0, 3.0, 2.0, 0.0]]), 2)
         tensor([[3., 2.]])
     """
@@ -327,6 +329,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
     Example::
 
+        >>> import distgrad
         >>> avg_pool2d(distgrad.ones(1, 1, 4, 4), 2, padding=1, count_include_pad=False)[0, 0, 0]
         tensor([1., 1., 1.])
     """
@@ -339,6 +342,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
     Example::
 
+        >>> import distgrad
         >>> avg_pool1d(distgrad.tensor([[1.0, 3.0, 2.0, 0.0]]), 2)
         tensor([[2., 1.]])
     """
@@ -386,6 +390,7 @@ def adaptive_avg_pool2d(input, output_size):
 
     Example::
 
+        >>> import distgrad
         >>> adaptive_avg_pool2d(distgrad.randn(2, 3, 7, 5), (3, None)).shape
         distgrad.Size([2, 3, 3, 5])
     """
@@ -397,6 +402,7 @@ def adaptive_avg_pool1d(input, output_size):
 
     Example::
 
+        >>> import distgrad
         >>> adaptive_avg_pool1d(distgrad.ones(1, 2, 7), 3).shape
         distgrad.Size([1, 2, 3])
     """
