@@ -22,6 +22,7 @@ from distgrad.autograd import anomaly
 from distgrad.autograd import function as _function
 from distgrad.autograd import grad_mode
 from distgrad.autograd.function import AccumulateGrad
+from distgrad.backend import get_array_module
 
 _state = grad_mode.state
 _local = threading.local()
@@ -88,14 +89,19 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, cap
 
     With ``capture`` the gradients of ``inputs`` are returned instead of being
     accumulated (``autograd.grad``); otherwise leaves accumulate into ``.grad``,
-    only those in ``inputs`` when it is given.
+    only those in ``inputs`` when it is given.  Without ``create_graph``
+    gradients travel as raw arrays (ops with ``array_backward`` never see a
+    Tensor); with it they travel as Tensors so backward itself is recorded.
     """
+    arrays = not create_graph
     root_nodes = []
     buffers = {}
     for i, (t, g) in enumerate(zip(roots, grad_roots)):
         if not t._requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         node, nr = _edge_of(t)
+        if arrays:
+            g = g._data
         buf = buffers.get(node)
         if buf is None:
             buf = buffers[node] = [None] * node._num_outputs
@@ -133,27 +139,31 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, cap
             if type(node) is AccumulateGrad:
                 g = grads[0]
                 del grads
-                _leaf(node, g, targets, captured, capture, create_graph)
+                _leaf(node, g, targets, captured, capture, create_graph, arrays)
                 continue
-            if node.__dict__.get("_tensor_hooks") or node.__dict__.get("_retained"):
-                _tensor_hooks(node, grads)
+            ndict = node.__dict__
+            if "_tensor_hooks" in ndict or "_retained" in ndict:
+                _tensor_hooks(node, grads, arrays)
             if targets is not None:
                 hit = targets.get(node)
                 if hit is not None:
-                    _deliver(hit, grads, captured, capture)
+                    _deliver(hit, grads, captured, capture, arrays)
                 if node not in needed:
                     continue
-            if all(g is None for g in grads):
-                outs = [None] * len(node._next)
+            for g in grads:
+                if g is not None:
+                    outs = _run_node(node, grads, check_nan, arrays)
+                    if not retain_graph:
+                        node._saved = None
+                    break
             else:
-                outs = _run_node(node, grads, check_nan)
-                if not retain_graph:
-                    node._release()
+                outs = [None] * len(node._next)
             for (nxt, nr), g, shape in zip(node._next, outs, node._in_shapes):
                 if nxt is None or (needed is not None and nxt not in needed):
                     continue
                 if g is not None:
-                    g = _validate(node, g, shape, nxt, nr)
+                    if g.shape != shape:
+                        g = _fix_shape(node, g, shape, arrays)
                     buf = buffers.get(nxt)
                     if buf is None:
                         buf = buffers[nxt] = [None] * nxt._num_outputs
@@ -163,34 +173,69 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, cap
                 deps[nxt] = d
                 if d == 0:
                     ready.append(nxt)
+            outs = g = None  # drop references so a leaf can keep its gradient without a copy
         _state.enabled = prev_mode
         while callbacks:
             callbacks.pop(0)()
     finally:
         _state.enabled = prev_mode
         tasks.pop()
+    if captured is not None and arrays:
+        captured = [_wrap(g) for g in captured]
     return captured
 
 
-def _tensor_hooks(node, grads):
+def _wrap(g):
+    return None if g is None else _function.Tensor._make(g)
+
+
+def _unwrap(g):
+    return g._data if isinstance(g, _function.Tensor) else g
+
+
+def _call_hooks(table, g, arrays):
+    """Run tensor hooks (which see and return Tensors) on one gradient."""
+    t = _wrap(g) if arrays else g
+    for h in list(table.values()):
+        r = h(t)
+        if r is not None:
+            _check_hook_result(h, t, r)
+            t = r
+    return t._data if arrays else t
+
+
+def _check_hook_result(hook, old, new):
+    """A hook may replace a gradient only by one of the same kind (PyTorch's check)."""
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(new, _function.Tensor):
+        raise TypeError(f"expected Tensor, but hook '{name}' returned '{type(new).__name__}'")
+    if new._data.dtype != old._data.dtype or new.device != old.device:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {old.dtype} on {old.device}, "
+                           f"got {new.dtype} on {new.device})")
+    if new._data.shape != old._data.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value (was {list(old.shape)}, "
+                           f"got {list(new.shape)})")
+
+
+def _tensor_hooks(node, grads, arrays):
     hooks = node.__dict__.get("_tensor_hooks") or {}
     for nr, table in hooks.items():
-        g = grads[nr]
-        if g is None:
-            continue
-        for h in list(table.values()):
-            r = h(g)
-            if r is not None:
-                g = r
-        grads[nr] = g
+        if grads[nr] is not None and table:
+            grads[nr] = _call_hooks(table, grads[nr], arrays)
     for nr, ref in (node.__dict__.get("_retained") or {}).items():
         t = ref()
         g = grads[nr]
         if t is not None and g is not None:
-            t._grad = g.detach().clone() if t._grad is None else t._grad + g.detach()
+            _store_grad(t, g, arrays)
 
 
-def _deliver(hits, grads, captured, capture):
+def _store_grad(t, g, arrays):
+    """Accumulate ``g`` into the ``.grad`` of a non-leaf (retain_grad, backward(inputs=...))."""
+    g = _wrap(g.copy()) if arrays else g.detach().clone()
+    t._grad = g if t._grad is None else t._grad + g
+
+
+def _deliver(hits, grads, captured, capture, arrays):
     for nr, k, t in hits:
         g = grads[nr]
         if g is None:
@@ -198,81 +243,83 @@ def _deliver(hits, grads, captured, capture):
         if capture:
             captured[k] = g if captured[k] is None else captured[k] + g
         else:  # backward(inputs=[non_leaf]) accumulates into that tensor's .grad
-            t._grad = g.detach().clone() if t._grad is None else t._grad + g.detach()
+            _store_grad(t, g, arrays)
 
 
-def _run_node(node, grads, check_nan):
+def _run_node(node, grads, check_nan, arrays):
     if node._pre_hooks:
+        gs = [_wrap(g) for g in grads] if arrays else grads
         for h in list(node._pre_hooks.values()):
-            r = h(tuple(grads))
+            r = h(tuple(gs))
             if r is not None:
-                grads = list(r)
+                gs = list(r)
+        grads = [_unwrap(g) for g in gs] if arrays else gs
     try:
-        outs = node._apply_backward(grads)
+        outs = node._apply_backward(grads, arrays)
     except Exception as exc:
         if anomaly.state.enabled:
             anomaly.with_forward_trace(node, exc)
         raise
     if node._post_hooks:
+        outs_t = [_wrap(g) for g in outs] if arrays else list(outs)
+        grads_t = [_wrap(g) for g in grads] if arrays else grads
         for h in list(node._post_hooks.values()):
-            r = h(tuple(outs), tuple(grads))
+            r = h(tuple(outs_t), tuple(grads_t))
             if r is not None:
-                outs = list(r)
+                outs_t = list(r)
+        outs = [_unwrap(g) for g in outs_t] if arrays else outs_t
     if check_nan:
         for i, g in enumerate(outs):
-            if g is not None and g.dtype.is_floating_point:
-                xp = g._xp()
-                if bool(xp.isnan(g._data).any()):
+            data = _unwrap(g)
+            if data is not None and data.dtype.kind == "f":
+                if bool(get_array_module(data).isnan(data).any()):
                     raise anomaly.nan_error(node, i)
     return outs
 
 
-def _validate(node, g, shape, nxt, nr):
-    if not isinstance(g, _function.Tensor):
-        raise TypeError(f"{node.name()}.backward returned {type(g).__name__} for an input; "
-                        "expected a Tensor or None")
-    data = g._data
-    if data.shape != shape:
-        from distgrad.autograd.ops.reduce import sum_to
-        try:
-            g = sum_to(g, shape)
-        except ValueError:
-            raise RuntimeError(
-                f"Function {node.name()} returned an invalid gradient - got {list(data.shape)} "
-                f"but expected shape compatible with {list(shape)}") from None
-    return g
+def _fix_shape(node, g, shape, arrays):
+    """Sum a gradient of broadcast shape down to its input's shape, or say what is wrong."""
+    from distgrad.autograd.ops.tensor_xp import sum_to
+    try:
+        return sum_to(g, shape)
+    except ValueError:
+        raise RuntimeError(
+            f"Function {node.name()} returned an invalid gradient - got {list(g.shape)} "
+            f"but expected shape compatible with {list(shape)}") from None
 
 
-def _leaf(node, g, targets, captured, capture, create_graph):
+def _leaf(node, g, targets, captured, capture, create_graph, arrays):
     var = node.variable
     if var._hooks and g is not None:
-        for h in list(var._hooks.values()):
-            r = h(g)
-            if r is not None:
-                g = r
+        g = _call_hooks(var._hooks, g, arrays)
     if targets is not None:
         hit = targets.get(node)
         if hit is None:
             return
         if capture:
-            _deliver(hit, [g], captured, True)
+            _deliver(hit, [g], captured, True, arrays)
             return
     if g is None:
         return
-    if g._data.dtype != var._data.dtype:
-        g = g.to(var.dtype)
-    old = var._grad
-    if old is None:
-        if create_graph:
-            var._grad = g
-        elif sys.getrefcount(g) <= 2 and sys.getrefcount(g._data) <= 2 and g._data.base is None:
-            var._grad = g  # nobody else holds this gradient: keep it instead of copying it
+    if arrays:
+        if g.dtype != var._data.dtype:
+            g = g.astype(var._data.dtype)
+        old = var._grad
+        if old is None:
+            # keep the array when nothing else can see it, else copy it
+            if g.base is None and sys.getrefcount(g) <= 3:
+                var._grad = _function.Tensor._make(g)
+            else:
+                var._grad = _function.Tensor._make(g.copy())
+        elif old._requires_grad:
+            var._grad = old + _function.Tensor._make(g)
         else:
-            var._grad = _function.Tensor._make(g._data.copy())
-    elif create_graph or old._requires_grad or g._requires_grad:
-        var._grad = old + g
+            old._data += g
     else:
-        old._data += g._data
+        if g._data.dtype != var._data.dtype:
+            g = g.to(var.dtype)
+        old = var._grad
+        var._grad = g if old is None else old + g
     if var._post_acc_hooks:
         for h in list(var._post_acc_hooks.values()):
             h(var)

@@ -36,6 +36,7 @@ import traceback
 import weakref
 
 from distgrad.autograd import anomaly
+from distgrad.backend import get_array_module
 from distgrad.backend import is_array as backend_is_array
 from distgrad.autograd import grad_mode
 
@@ -173,12 +174,31 @@ class BackwardNode(Node):
         """With False, backward sees None (not zeros) for outputs that got no gradient."""
         self.materialize_grads = bool(value)
 
+    _array_mode = False  # set by the engine: backward runs on raw arrays
+
     @property
     def saved_tensors(self):
         saved = self._saved
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
+        if self._array_mode:
+            return tuple([self._unpack_array(e) for e in saved])
         return tuple([self._unpack(e) for e in saved])
+
+    def _unpack_array(self, entry):
+        kind = entry[0]
+        if kind == "c":
+            v = entry[1]
+            return v._data if isinstance(v, Tensor) else v
+        if kind == "t":
+            t, version = entry[1], entry[2]
+            if t._vc.value != version:
+                self._version_error(t._data, t._vc.value, version, t)
+            return t._data
+        _, data, vc, version, nr = entry
+        if vc.value != version:
+            self._version_error(data, vc.value, version, None, nr)
+        return data
 
     def _unpack(self, entry):
         kind = entry[0]
@@ -217,43 +237,64 @@ class BackwardNode(Node):
     def _release(self):
         self._saved = None
 
-    def _apply_backward(self, grads):
-        """Run the Function's backward on this node's output gradients (a list)."""
-        if self.materialize_grads:
+    def _apply_backward(self, grads, arrays=False):
+        """Run the Function's backward on this node's output gradients (a list).
+
+        With ``arrays`` the gradients are raw arrays: an ``array_backward`` op
+        gets them (and its saved values) as arrays, any other op gets Tensors
+        and its results are unwrapped again.
+        """
+        fn = self._fn
+        if self._num_outputs > 1 and self.materialize_grads:
             for i, g in enumerate(grads):
                 if g is None:
-                    grads[i] = _zeros_like_meta(self._out_meta[i])
-        res = self._fn.backward(self, *grads)
-        if not isinstance(res, tuple):
-            res = (res,)
-        nargs = len(self.needs_input_grad)
-        if len(res) != nargs:
+                    z = _zeros_like_meta(self._out_meta[i])
+                    grads[i] = z._data if arrays and z is not None else z
+        if arrays and not fn.array_backward:
+            self._array_mode = False
+            res = fn.backward(self, *[None if g is None else Tensor._make(g) for g in grads])
+            if type(res) is not tuple:
+                res = (res,)
+            res = tuple([r._data if isinstance(r, Tensor) else r for r in res])
+        else:
+            self._array_mode = arrays
+            res = fn.backward(self, *grads)
+            if type(res) is not tuple:
+                res = (res,)
+        argpos = self._argpos
+        if len(res) != len(self.needs_input_grad):
+            nargs = len(self.needs_input_grad)
             if len(res) < nargs or any(r is not None for r in res[nargs:]):
                 raise RuntimeError(
                     f"function {self.name()} returned an incorrect number of gradients "
                     f"(expected {nargs}, got {len(res)})")
-        return [res[p] for p in self._argpos]
+        if len(argpos) == len(res):
+            out = res
+        else:
+            out = [res[p] for p in argpos]
+        for i, r in enumerate(out):
+            if r is not None and not (backend_is_array(r) if arrays else isinstance(r, Tensor)):
+                if arrays and hasattr(r, "dtype") and hasattr(r, "shape") and r.shape == ():
+                    # NumPy math on 0-d arrays returns scalars: make them 0-d arrays again
+                    out = list(out)
+                    out[i] = get_array_module(r).asarray(r)
+                    continue
+                raise RuntimeError(f"{self.name()}.backward returned {type(r).__name__} for an input: "
+                                   f"expected Variable or None (got {type(r).__name__})")
+        return out
 
 
 def _zeros_like_meta(meta):
+    if meta is None:
+        return None
     shape, np_dtype, xp = meta
     return Tensor._make(xp.zeros(shape, dtype=np_dtype))
-
-
-class _NoneNeeded:
-    """``needs_input_grad`` when nothing is recorded: False at every index."""
-
-    def __getitem__(self, i):
-        return False
-
-    def __iter__(self):
-        return iter(())
 
 
 class _NoCtx:
     """The ctx forward gets when nothing is recorded: saving is a no-op."""
 
-    needs_input_grad = _NoneNeeded()
+    needs_input_grad = (False,) * 32
     materialize_grads = True
 
     def save_for_backward(self, *values):
@@ -278,6 +319,7 @@ class Function:
     """
 
     _node_name = "FunctionBackward"
+    array_backward = False  # True: backward is written against xp and may receive raw arrays
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -359,8 +401,9 @@ class ArrayFunction(Function):
     def apply(cls, *args):
         if _state.enabled:
             for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
-                    return _record(cls, args)
+                if a.__class__ is Tensor or isinstance(a, Tensor):
+                    if a._requires_grad:
+                        return _record(cls, args)
         out = cls.forward(_NO_CTX, *[a._data if isinstance(a, Tensor) else a for a in args])
         if cls._view:
             base = args[0]
@@ -376,11 +419,11 @@ _NO_CTX = _NoCtx()
 
 
 def _connect_inputs(node, args):
-    nexts, pos, metas, needs = [], [], [], []
+    nexts, pos, shapes = [], [], []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             pos.append(i)
-            metas.append(a._data.shape)
+            shapes.append(a._data.shape)
             if a._requires_grad:
                 fn = a.grad_fn
                 nexts.append((fn if fn is not None else a._grad_accumulator(), a._output_nr))
@@ -388,46 +431,71 @@ def _connect_inputs(node, args):
                 nexts.append((None, 0))
     node._next = tuple(nexts)
     node._argpos = tuple(pos)
-    node._in_shapes = tuple(metas)
+    node._in_shapes = tuple(shapes)
     if anomaly.state.enabled:
-        node._trace = "".join(traceback.format_stack()[:-3])
+        node._trace = "".join(traceback.format_stack()[:-2])  # drop this frame and Function.apply
 
 
 def _meta(t):
     if not isinstance(t, Tensor):
         return None
-    from distgrad.backend import get_array_module
     d = t._data
     return (d.shape, d.dtype, get_array_module(d))
 
 
 def _record(cls, args):
     node = cls._node_cls(cls)
-    node.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
-    arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+    needs = []
+    arrays = []
+    nexts, pos, shapes = [], [], []
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            d = a._data
+            arrays.append(d)
+            pos.append(i)
+            shapes.append(d.shape)
+            if a._requires_grad:
+                needs.append(True)
+                fn = a.grad_fn
+                nexts.append((fn if fn is not None else a._grad_accumulator(), a._output_nr))
+            else:
+                needs.append(False)
+                nexts.append((None, 0))
+        else:
+            arrays.append(a)
+            needs.append(False)
+    node.needs_input_grad = tuple(needs)
+    node._next = tuple(nexts)
+    node._argpos = tuple(pos)
+    node._in_shapes = tuple(shapes)
+    if anomaly.state.enabled:
+        node._trace = "".join(traceback.format_stack()[:-2])
     out = cls.forward(node, *arrays)
-    _connect_inputs(node, args)
-    single = type(out) is not tuple
-    outs = (out,) if single else out
+    if type(out) is not tuple:
+        if cls._view:
+            t = args[0]._view_of(out)
+        else:
+            t = Tensor._make(out)
+        if out.dtype.kind == "f" and (node._non_diff is None or id(out) not in node._non_diff):
+            t._requires_grad = True
+            t.grad_fn = node
+        if node._to_save:
+            _resolve_saved(node, args, (out,), (t,))
+        return t
     non_diff = node._non_diff
     results = []
-    if cls._view:
-        base = args[0]
-        for o in outs:
-            results.append(base._view_of(o))
-    else:
-        for o in outs:
-            results.append(Tensor._make(o))
-    for nr, (o, t) in enumerate(zip(outs, results)):
+    for nr, o in enumerate(out):
+        t = args[0]._view_of(o) if cls._view else Tensor._make(o)
         if o.dtype.kind == "f" and (non_diff is None or id(o) not in non_diff):
             t._requires_grad = True
             t.grad_fn = node
             t._output_nr = nr
-    node._num_outputs = len(outs)
+        results.append(t)
+    node._num_outputs = len(out)
     node._out_meta = [_meta(t) for t in results]
     if node._to_save:
-        _resolve_saved(node, args, outs, results)
-    return results[0] if single else tuple(results)
+        _resolve_saved(node, args, out, results)
+    return tuple(results)
 
 
 def _resolve_saved(node, args, out_arrays, out_tensors):

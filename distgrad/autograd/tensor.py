@@ -25,6 +25,7 @@ from distgrad.autograd.function import AccumulateGrad, add_hook
 
 _state = grad_mode.state
 _ndarray = np.ndarray
+_new = object.__new__
 
 
 class VersionCounter:
@@ -56,9 +57,14 @@ class Tensor:
     constructor ``Tensor(data)`` / ``Tensor(*sizes)`` makes float tensors.
     """
 
+    # Hot attributes live in slots; rarely set ones default on the class and go to __dict__.
     __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_vc", "_base",
-                 "_acc", "_hooks", "_post_acc_hooks", "_retains", "_inference", "__weakref__",
-                 "__dict__")
+                 "__weakref__", "__dict__")
+    _acc = None             # weakref to this leaf's AccumulateGrad node
+    _hooks = None           # register_hook on a leaf: {id: fn}
+    _post_acc_hooks = None  # register_post_accumulate_grad_hook: {id: fn}
+    _retains = False        # retain_grad() was called
+    _inference = False      # created under inference_mode
 
     def __init__(self, *args):
         from distgrad.creation import legacy_tensor_data
@@ -72,27 +78,29 @@ class Tensor:
         self._output_nr = 0
         self._vc = vc if vc is not None else VersionCounter()
         self._base = None
-        self._acc = None
-        self._hooks = None
-        self._post_acc_hooks = None
-        self._retains = False
-        self._inference = _state.inference
+        if _state.inference:
+            self._inference = True
 
     @classmethod
     def _make(cls, data, vc=None):
         """Wrap an array without copying (the fast internal constructor)."""
         if type(data) is not _ndarray and not backend.is_array(data):
             data = np.asarray(data)
-        t = object.__new__(cls)
-        t._init(data, vc)
+        t = _new(cls)
+        t._data = data
+        t._requires_grad = False
+        t._grad = None
+        t.grad_fn = None
+        t._output_nr = 0
+        t._vc = vc if vc is not None else VersionCounter()
+        t._base = None
+        if _state.inference:
+            t._inference = True
         return t
 
     def _view_of(self, data):
         """A tensor over ``data``, a view of this tensor's storage: same version counter."""
-        if type(data) is not _ndarray and not backend.is_array(data):
-            data = np.asarray(data)
-        t = object.__new__(Tensor)
-        t._init(data, self._vc)
+        t = Tensor._make(data, self._vc)
         t._base = self if self._base is None else self._base
         return t
 

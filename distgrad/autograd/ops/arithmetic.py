@@ -20,9 +20,11 @@ from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.cast import to
+from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
 
 _SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
+_ndarray = np.ndarray
 
 
 def as_operand(x, like):
@@ -88,6 +90,16 @@ def _binary(cls, op, a, b):
 
 
 def _binary_unchecked(cls, op, a, b):
+    # fast paths: a float tensor with a Python number, or two CPU tensors of one dtype
+    if a.__class__ is Tensor:
+        tb = b.__class__
+        if tb is float or tb is int:
+            if a._data.dtype.kind == "f":
+                return cls.apply(a, b)
+        elif tb is Tensor:
+            da, db = a._data, b._data
+            if da.dtype is db.dtype and da.__class__ is _ndarray and db.__class__ is _ndarray:
+                return cls.apply(a, b)
     if not isinstance(a, Tensor):
         a = as_operand(a, b)
     b = as_operand(b, a)
@@ -96,6 +108,8 @@ def _binary_unchecked(cls, op, a, b):
 
 
 class Add(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -106,6 +120,8 @@ class Add(ArrayFunction):
 
 
 class Sub(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         return a - b
@@ -116,10 +132,13 @@ class Sub(ArrayFunction):
 
 
 class Mul(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None,
-                              b if ctx.needs_input_grad[0] else None)
+        # save only what a needed gradient uses, so in-place changes to the other are allowed (as in PyTorch)
+        need = ctx.needs_input_grad
+        ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
         return a * b
 
     @staticmethod
@@ -130,9 +149,11 @@ class Mul(ArrayFunction):
 
 
 class Div(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)  # a only for b's gradient
         return a / b
 
     @staticmethod
@@ -144,6 +165,8 @@ class Div(ArrayFunction):
 
 
 class Pow(ArrayFunction):
+    array_backward = True
+
     """``a ** b`` for a tensor base; ``b`` a tensor or a number."""
 
     @staticmethod
@@ -155,15 +178,15 @@ class Pow(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
+        xp = xp_of(g)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            if isinstance(b, Tensor):
-                ga = where(b == 0, 0.0, g * b * a ** (b - 1))
-            else:
+            if isinstance(b, (int, float)):
                 ga = g * 0.0 if b == 0 else g * b * a ** (b - 1)
+            else:
+                ga = xp.where(b == 0, 0.0, g * b * a ** (b - 1))
         if ctx.needs_input_grad[1]:
-            from distgrad.autograd.ops.unary import log
-            gb = where((a == 0) & (b >= 0), 0.0, g * out * log(a))
+            gb = xp.where((a == 0) & (b >= 0), 0.0, g * out * xp.log(a))
         return ga, gb
 
 
@@ -192,6 +215,8 @@ class RPow(ArrayFunction):
 
 
 class Maximum(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         xp = backend.get_array_module(a, b)
@@ -201,12 +226,15 @@ class Maximum(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        xp = xp_of(g)
         # ties split the gradient evenly, as PyTorch does
-        share = where(a == b, 0.5, 1.0)
-        return where(a >= b, g * share, 0.0), where(b >= a, g * share, 0.0)
+        share = xp.where(a == b, 0.5, 1.0)
+        return xp.where(a >= b, g * share, 0.0), xp.where(b >= a, g * share, 0.0)
 
 
 class Minimum(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, a, b):
         xp = backend.get_array_module(a, b)
@@ -216,11 +244,14 @@ class Minimum(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        share = where(a == b, 0.5, 1.0)
-        return where(a <= b, g * share, 0.0), where(b <= a, g * share, 0.0)
+        xp = xp_of(g)
+        share = xp.where(a == b, 0.5, 1.0)
+        return xp.where(a <= b, g * share, 0.0), xp.where(b <= a, g * share, 0.0)
 
 
 class Where(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.save_for_backward(cond)
@@ -229,9 +260,10 @@ class Where(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         cond, = ctx.saved_tensors
+        xp = xp_of(g)
         return (None,
-                where(cond, g, 0.0) if ctx.needs_input_grad[1] else None,
-                where(cond, 0.0, g) if ctx.needs_input_grad[2] else None)
+                xp.where(cond, g, 0.0) if ctx.needs_input_grad[1] else None,
+                xp.where(cond, 0.0, g) if ctx.needs_input_grad[2] else None)
 
 
 class _NonDifferentiable(ArrayFunction):

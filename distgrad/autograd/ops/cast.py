@@ -32,6 +32,8 @@ class ToCopy(ArrayFunction):
 class Clone(ArrayFunction):
     """A copy with its own storage."""
 
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         return x.copy()
@@ -45,6 +47,8 @@ class Contiguous(ArrayFunction):
     """A C-contiguous copy (only when the input is not already C-contiguous)."""
 
     node_name = "CloneBackward0"
+
+    array_backward = True
 
     @staticmethod
     def forward(ctx, x):

@@ -14,30 +14,32 @@ from distgrad.autograd.ops.arithmetic import promote
 
 class Matmul(ArrayFunction):
     node_name = "MmBackward0"
+    array_backward = True
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.a_shape, ctx.b_shape = a.shape, b.shape
-        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
+        ctx.save_for_backward(a, b)
         return backend.get_array_module(a).matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
-        from distgrad.autograd.ops.reduce import sum_to
+        from distgrad.autograd.ops.tensor_xp import sum_to, xp_of
         a, b = ctx.saved_tensors
+        xp = xp_of(g)
         a_shape, b_shape = ctx.a_shape, ctx.b_shape
         # a 1-D operand acts as a matrix: a as a row (1, k), b as a column (k, 1)
         a_mat = (1,) + a_shape if len(a_shape) == 1 else a_shape
         b_mat = b_shape + (1,) if len(b_shape) == 1 else b_shape
         if len(a_shape) == 1:
-            g = g.unsqueeze(-2 if len(b_shape) > 1 else 0)
+            g = xp.expand_dims(g, -2 if len(b_shape) > 1 else 0)
         if len(b_shape) == 1:
-            g = g.unsqueeze(-1)
+            g = xp.expand_dims(g, -1)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = sum_to(g @ b.reshape(b_mat).mT, a_mat).reshape(a_shape)
+            ga = sum_to(xp.matmul(g, xp.swapaxes(b.reshape(b_mat), -1, -2)), a_mat).reshape(a_shape)
         if ctx.needs_input_grad[1]:
-            gb = sum_to(a.reshape(a_mat).mT @ g, b_mat).reshape(b_shape)
+            gb = sum_to(xp.matmul(xp.swapaxes(a.reshape(a_mat), -1, -2), g), b_mat).reshape(b_shape)
         return ga, gb
 
 

@@ -20,6 +20,7 @@ from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.cast import to
+from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
 
 
@@ -58,6 +59,7 @@ def _keep_shape(shape, axes):
 
 class Sum(ArrayFunction):
     node_name = "SumBackward1"
+    array_backward = True
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
@@ -67,13 +69,37 @@ class Sum(ArrayFunction):
 
     @staticmethod
     def backward(ctx, g):
-        return g.reshape(ctx.kept).expand(ctx.shape), None, None
+        return xp_of(g).broadcast_to(g.reshape(ctx.kept), ctx.shape), None, None
 
 
 class SumAll(Sum):
     """``sum(x)`` with no ``dim``: PyTorch names this node SumBackward0 (SumBackward1 has a dim)."""
 
     node_name = "SumBackward0"
+
+
+class Mean(ArrayFunction):
+    """Mean over some (non-empty) axes as one node, named as PyTorch names it (MeanBackward1)."""
+
+    node_name = "MeanBackward1"
+    array_backward = True
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, n):
+        ctx.shape = x.shape
+        ctx.kept = _keep_shape(x.shape, axes)
+        ctx.n = n
+        return _xp(x).asarray(x.mean(axis=axes, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, g):
+        return xp_of(g).broadcast_to(g.reshape(ctx.kept) / ctx.n, ctx.shape), None, None, None
+
+
+class MeanAll(Mean):
+    """``mean(x)`` with no ``dim``: MeanBackward0."""
+
+    node_name = "MeanBackward0"
 
 
 class Prod(ArrayFunction):
@@ -109,6 +135,7 @@ class MaxMin(ArrayFunction):
     """Max (or min) over some axes; the gradient is shared evenly between ties."""
 
     node_name = "AmaxBackward0"
+    array_backward = True
 
     @staticmethod
     def forward(ctx, x, axes, keepdim, is_max):
@@ -120,10 +147,10 @@ class MaxMin(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved_tensors
-        mask = (x == out)
-        mask = mask.to(g.dtype)
+        xp = xp_of(g)
+        mask = xp.where(x == out, 1.0, 0.0)
         axes = tuple(i for i in range(x.ndim) if out.shape[i] == 1 and x.shape[i] != 1) or tuple(range(x.ndim))
-        count = mask.sum(axes, keepdim=True)
+        count = xp.sum(mask, axis=axes, keepdims=True)
         return g.reshape(out.shape) * mask / count, None, None, None
 
 
@@ -199,7 +226,9 @@ def mean(input, dim=None, keepdim=False, dtype=None):
     n = 1
     for a in axes:
         n *= input.shape[a]
-    return sum(input, axes, keepdim) / builtins.max(n, 1) if n else sum(input, axes, keepdim) * float("nan")
+    if n:
+        return (MeanAll if dim is None else Mean).apply(input, axes, keepdim, n)
+    return sum(input, axes, keepdim) * float("nan")  # the mean of nothing, without NumPy's warning
 
 
 def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):

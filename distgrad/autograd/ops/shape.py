@@ -48,6 +48,7 @@ class Reshape(ArrayFunction):
 
     node_name = "ViewBackward0"
     _view = True
+    array_backward = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -61,6 +62,7 @@ class Reshape(ArrayFunction):
 
 class Permute(ArrayFunction):
     _view = True
+    array_backward = True
 
     @staticmethod
     def forward(ctx, x, dims):
@@ -72,7 +74,8 @@ class Permute(ArrayFunction):
         inverse = [0] * len(ctx.dims)
         for i, d in enumerate(ctx.dims):
             inverse[d] = i
-        return g.permute(inverse), None
+        from distgrad.autograd.ops.tensor_xp import xp_of
+        return xp_of(g).transpose(g, tuple(inverse)), None
 
 
 class Squeeze(Reshape):
@@ -101,6 +104,7 @@ class TransposeT(Permute):
 
 class Expand(ArrayFunction):
     _view = True
+    array_backward = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -109,7 +113,7 @@ class Expand(ArrayFunction):
 
     @staticmethod
     def backward(ctx, g):
-        from distgrad.autograd.ops.reduce import sum_to
+        from distgrad.autograd.ops.tensor_xp import sum_to
         return sum_to(g, ctx.in_shape), None
 
 

@@ -18,6 +18,7 @@ from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.arithmetic import where
 from distgrad.autograd.ops.cast import to
+from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
 
 
@@ -33,6 +34,8 @@ def _floating(x):
 
 
 class Neg(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         return -x
@@ -43,6 +46,8 @@ class Neg(ArrayFunction):
 
 
 class Exp(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         y = _xp(x).exp(x)
@@ -56,6 +61,8 @@ class Exp(ArrayFunction):
 
 
 class Expm1(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         y = _xp(x).expm1(x)
@@ -69,6 +76,8 @@ class Expm1(ArrayFunction):
 
 
 class Log(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -83,6 +92,8 @@ class Log(ArrayFunction):
 class Log1p(ArrayFunction):
     node_name = "Log1PBackward0"
 
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -95,6 +106,8 @@ class Log1p(ArrayFunction):
 
 
 class Sqrt(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         y = _xp(x).sqrt(x)
@@ -108,6 +121,8 @@ class Sqrt(ArrayFunction):
 
 
 class Rsqrt(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         y = 1 / _xp(x).sqrt(x)
@@ -121,6 +136,8 @@ class Rsqrt(ArrayFunction):
 
 
 class Sin(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -129,10 +146,12 @@ class Sin(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * cos(x)
+        return g * xp_of(g).cos(x)
 
 
 class Cos(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -141,10 +160,12 @@ class Cos(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return -g * sin(x)
+        return -g * xp_of(g).sin(x)
 
 
 class Tanh(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         y = _xp(x).tanh(x)
@@ -158,6 +179,8 @@ class Tanh(ArrayFunction):
 
 
 class Sigmoid(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         xp = _xp(x)
@@ -174,6 +197,8 @@ class Sigmoid(ArrayFunction):
 
 
 class Relu(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         y = _xp(x).maximum(x, 0)
@@ -187,6 +212,8 @@ class Relu(ArrayFunction):
 
 
 class Abs(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -195,10 +222,12 @@ class Abs(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * sign(x)
+        return g * xp_of(g).sign(x)
 
 
 class Sign(ArrayFunction):
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x):
         return _xp(x).sign(x)
@@ -210,6 +239,8 @@ class Sign(ArrayFunction):
 
 class _Rounding(ArrayFunction):
     """floor/ceil/round/trunc: piecewise constant, zero gradient."""
+
+    array_backward = True
 
     @staticmethod
     def backward(ctx, g):
@@ -247,6 +278,8 @@ class Trunc(_Rounding):
 class Clamp(ArrayFunction):
     node_name = "ClampBackward1"  # number bounds (ClampBackward0 is tensor bounds)
 
+    array_backward = True
+
     @staticmethod
     def forward(ctx, x, lo, hi):
         xp = _xp(x)
@@ -270,10 +303,12 @@ class Clamp(ArrayFunction):
             keep = x >= lo
         if hi is not None:
             keep = (x <= hi) if keep is None else keep & (x <= hi)
-        return (g if keep is None else where(keep, g, 0.0)), None, None
+        return (g if keep is None else xp_of(g).where(keep, g, 0.0)), None, None
 
 
 class Erf(ArrayFunction):
+    array_backward = True
+
     """The error function, computed to double precision with ``math.erf``-quality accuracy."""
 
     @staticmethod
@@ -284,7 +319,7 @@ class Erf(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * (2.0 / math.sqrt(math.pi)) * exp(-(x * x))
+        return g * (2.0 / math.sqrt(math.pi)) * xp_of(g).exp(-(x * x))
 
 
 def erf_array(x):

@@ -1,0 +1,118 @@
+"""A NumPy-named namespace over differentiable Tensor ops, for backward formulas.
+
+A built-in op that sets ``array_backward = True`` writes its backward once
+against ``xp = xp_of(grad)``.  In an ordinary backward pass the engine hands
+it raw arrays, so ``xp`` is NumPy (or CuPy) and the formula runs at array
+speed; under ``create_graph=True`` it hands it Tensors, so ``xp`` is this
+module and the same formula records a graph, giving higher derivatives.
+
+Example::
+
+    >>> import numpy as np, distgrad
+    >>> from distgrad.autograd.ops.tensor_xp import xp_of
+    >>> xp_of(np.zeros(2)) is np
+    True
+    >>> xp_of(distgrad.zeros(2)).__name__
+    'distgrad.autograd.ops.tensor_xp'
+"""
+import sys
+
+from distgrad.backend import get_array_module
+from distgrad.autograd.tensor import Tensor
+
+
+def xp_of(x):
+    """The namespace for ``x``: this module for a Tensor, else the array's own module."""
+    if isinstance(x, Tensor):
+        return _self
+    return get_array_module(x)
+
+
+def where(cond, a, b):
+    from distgrad.autograd.ops.arithmetic import where as _where
+    return _where(cond, a, b)
+
+
+def exp(x):
+    return x.exp()
+
+
+def log(x):
+    return x.log()
+
+
+def sin(x):
+    return x.sin()
+
+
+def cos(x):
+    return x.cos()
+
+
+def sign(x):
+    return x.sign()
+
+
+def sqrt(x):
+    return x.sqrt()
+
+
+def abs(x):  # noqa: A001  (NumPy's name)
+    return x.abs()
+
+
+def maximum(a, b):
+    from distgrad.autograd.ops.arithmetic import maximum as _maximum
+    return _maximum(a, b)
+
+
+def broadcast_to(x, shape):
+    return x.expand(shape)
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001  (NumPy's name)
+    return x.sum(axis if axis is not None else None, keepdim=keepdims)
+
+
+def swapaxes(x, a, b):
+    return x.transpose(a, b)
+
+
+def transpose(x, axes):
+    return x.permute(axes)
+
+
+def expand_dims(x, axis):
+    return x.unsqueeze(axis)
+
+
+def matmul(a, b):
+    return a @ b
+
+
+def zeros_like(x):
+    return x * 0
+
+
+_self = sys.modules[__name__]
+
+
+def sum_to(g, shape):
+    """Sum ``g`` (array or Tensor) down to ``shape``, undoing broadcasting."""
+    shape = tuple(shape)
+    gshape = g.shape
+    if tuple(gshape) == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        raise ValueError(f"cannot sum {tuple(gshape)} to {shape}")
+    axes = list(range(lead))
+    for i, s in enumerate(shape):
+        gs = gshape[lead + i]
+        if s == 1 and gs != 1:
+            axes.append(lead + i)
+        elif s != gs:
+            raise ValueError(f"cannot sum {tuple(gshape)} to {shape}")
+    xp = xp_of(g)
+    out = xp.sum(g, axis=tuple(axes), keepdims=True) if axes else g
+    return out.reshape(shape)
