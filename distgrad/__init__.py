@@ -20,8 +20,9 @@ from distgrad.autograd.ops.arithmetic import (add, allclose, bitwise_and, bitwis
                                               remainder, rsub, sub, subtract, true_divide, where)
 from distgrad.autograd.ops.cast import clone  # noqa: F401
 from distgrad.autograd.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
-from distgrad.autograd.ops.index import (gather, index_add, index_select, masked_fill, scatter,  # noqa: F401
-                                         scatter_add, take_along_dim)
+from distgrad.autograd.ops.gather import (gather, index_add, index_select, scatter, scatter_add,  # noqa: F401
+                                          take_along_dim)
+from distgrad.autograd.ops.index import masked_fill  # noqa: F401
 from distgrad.autograd.ops.join import cat, chunk, concat, concatenate, narrow, select, split, stack, unbind  # noqa: F401,E501
 from distgrad.autograd.ops.softmax import log_softmax, softmax  # noqa: F401
 from distgrad.autograd.ops.misc import (all, any, argsort, argwhere, count_nonzero, cumsum, flip,  # noqa: F401

@@ -12,6 +12,7 @@ Example::
 """
 from distgrad.autograd.ops import arithmetic as ar
 from distgrad.autograd.ops import cast
+from distgrad.autograd.ops import gather as ga
 from distgrad.autograd.ops import index as ix
 from distgrad.autograd.ops import inplace as ip
 from distgrad.autograd.ops import join as jn
@@ -208,15 +209,15 @@ Tensor.normal_ = ip.normal_
 # --- indexing ----------------------------------------------------------------------------------
 Tensor.__getitem__ = ix.getitem
 Tensor.__setitem__ = ix.tensor_setitem
-Tensor.gather = ix.gather
-Tensor.scatter = ix.scatter
-Tensor.scatter_ = ix.scatter_
-Tensor.scatter_add = ix.scatter_add
-Tensor.scatter_add_ = ix.scatter_add_
-Tensor.take_along_dim = ix.take_along_dim
-Tensor.index_select = ix.index_select
-Tensor.index_add = ix.index_add
-Tensor.index_add_ = ix.index_add_
+Tensor.gather = ga.gather
+Tensor.scatter = ga.scatter
+Tensor.scatter_ = ga.scatter_
+Tensor.scatter_add = ga.scatter_add
+Tensor.scatter_add_ = ga.scatter_add_
+Tensor.take_along_dim = ga.take_along_dim
+Tensor.index_select = ga.index_select
+Tensor.index_add = ga.index_add
+Tensor.index_add_ = ga.index_add_
 Tensor.masked_fill = ix.masked_fill
 Tensor.masked_fill_ = ix.masked_fill_
 

@@ -235,6 +235,18 @@ def test_scatter_and_scatter_add():
         [0.0, 2.0, 0.0]
 
 
+def test_integer_scatter_add_and_index_add_are_exact():
+    big = 2 ** 60 + 1  # beyond float64's integer range: no detour through floating point
+    out = distgrad.zeros(3, dtype=distgrad.int64).scatter_add(0, distgrad.tensor([2, 0, 2, 2]),
+                                                              distgrad.tensor([big, 5, 1, 2]))
+    assert out.tolist() == [5, 0, big + 3]
+    assert distgrad.tensor([1, 2, 3]).index_add(0, distgrad.tensor([0, 0]), distgrad.tensor([10, 20])).tolist() \
+        == [31, 2, 3]
+    small = distgrad.tensor([1, 2], dtype=distgrad.int32).scatter_add(0, distgrad.tensor([1]),
+                                                                     distgrad.tensor([7], dtype=distgrad.int32))
+    assert small.dtype == distgrad.int32 and small.tolist() == [1, 9]
+
+
 def test_scatter_inplace_variants():
     x = distgrad.zeros(3)
     assert x.scatter_(0, distgrad.tensor([2]), 1.0) is x and x.tolist() == [0.0, 0.0, 1.0]

@@ -22,7 +22,8 @@ from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.cast import to
-from distgrad.autograd.ops.index import TakeFlat, dim_positions
+from distgrad.autograd.ops.gather import dim_positions
+from distgrad.autograd.ops.index import TakeFlat
 from distgrad.autograd.ops.reduce import normalize_dims, return_types
 from distgrad.autograd.tensor import Tensor
 
