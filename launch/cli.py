@@ -168,9 +168,14 @@ def run_in_process(opts):
 def _print_user_traceback(exc):
     """Print the traceback as plain ``python script.py`` would: without the launcher's own frames."""
     import runpy
-    skip = {os.path.abspath(f) for f in (__file__, run_target.__code__.co_filename, runpy.__file__)}
+    ours = {os.path.abspath(f) for f in (__file__, run_target.__code__.co_filename, runpy.__file__)}
+
+    def launcher_frame(tb):
+        name = tb.tb_frame.f_code.co_filename
+        return name.startswith("<frozen runpy") or os.path.abspath(name) in ours
+
     tb = exc.__traceback__
-    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) in skip:
+    while tb is not None and launcher_frame(tb):
         tb = tb.tb_next
     sys.stderr.write("".join(traceback.format_exception(type(exc), exc, tb)))
     sys.stderr.flush()
