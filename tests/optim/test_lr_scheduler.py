@@ -89,6 +89,46 @@ def test_one_cycle_without_momentum_cycling():
 
 
 @pytest.mark.parametrize("kwargs", [
+    {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 4},
+    {"base_lr": [0.01, 0.02], "max_lr": 0.2, "step_size_up": 3, "step_size_down": 7, "mode": "triangular2"},
+    {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 5, "mode": "exp_range", "gamma": 0.97,
+     "base_momentum": 0.7, "max_momentum": [0.9, 0.95]},
+    {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 6, "scale_fn": lambda x: 1.0 / (1 + x),
+     "scale_mode": "iterations"},
+])
+def test_cyclic_with_momentum_tracks_pytorch(kwargs):
+    dg, tc = _track("CyclicLR", kwargs, keys=("lr", "momentum"))
+    assert set(dg.state_dict()) == set(tc.state_dict())
+
+
+def test_cyclic_cycles_adam_beta1():
+    dg, tc = _track("CyclicLR", {"base_lr": 0.001, "max_lr": 0.01, "step_size_up": 5}, opt_name="Adam")
+    for ga, gb in zip(dg.optimizer.param_groups, tc.optimizer.param_groups):
+        np.testing.assert_allclose(ga["betas"], gb["betas"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"T_0": 7},
+    {"T_0": 3, "T_mult": 2, "eta_min": 0.001},
+])
+def test_warm_restarts_tracks_pytorch(kwargs):
+    dg, tc = _track("CosineAnnealingWarmRestarts", kwargs)
+    assert set(dg.state_dict()) == set(tc.state_dict())
+
+
+def test_warm_restarts_with_fractional_epochs():
+    dg_opt, t_opt = _optimizers()
+    dg = distgrad.optim.lr_scheduler.CosineAnnealingWarmRestarts(dg_opt, T_0=4, T_mult=2, eta_min=0.01)
+    tc = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(t_opt, T_0=4, T_mult=2, eta_min=0.01)
+    for epoch in range(12):
+        for i in range(5):
+            dg.step(epoch + i / 5)
+            tc.step(epoch + i / 5)
+            _assert_same_groups(dg_opt, t_opt, (epoch, i))
+    assert dg.T_i == tc.T_i and dg.last_epoch == tc.last_epoch
+
+
+@pytest.mark.parametrize("kwargs", [
     {},
     {"mode": "max", "factor": 0.5, "patience": 2},
     {"patience": 1, "threshold": 0.05, "threshold_mode": "abs", "cooldown": 3},

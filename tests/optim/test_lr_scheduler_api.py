@@ -80,6 +80,13 @@ def test_get_lr_outside_step_warns():
      "anneal_strategy must be one of 'cos' or 'linear', instead got exp"),
     (lambda o: sch.OneCycleLR(o, max_lr=[1.0, 2.0], total_steps=5),
      "max_lr must have the same length as optimizer.param_groups"),
+    (lambda o: sch.CyclicLR(o, base_lr=0.1, max_lr=1.0, mode="sine"), "mode is invalid and scale_fn is None"),
+    (lambda o: sch.CyclicLR(o, base_lr=[0.1, 0.2], max_lr=1.0),
+     "base_lr must have the same length as optimizer.param_groups"),
+    (lambda o: sch.CosineAnnealingWarmRestarts(o, T_0=0), "Expected positive integer T_0, but got 0"),
+    (lambda o: sch.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=1.5), "Expected integer T_mult >= 1, but got 1.5"),
+    (lambda o: sch.CosineAnnealingWarmRestarts(o, T_0=5, eta_min="0"), "Expected float or int eta_min"),
+    (lambda o: sch.CosineAnnealingWarmRestarts(o, T_0=5).step(-1), "Expected non-negative epoch, but got -1"),
     (lambda o: sch.ReduceLROnPlateau(o, factor=1.0), "Factor should be < 1.0."),
     (lambda o: sch.ReduceLROnPlateau(o, mode="avg"), "mode avg is unknown!"),
     (lambda o: sch.ReduceLROnPlateau(o, threshold_mode="pct"), "threshold mode pct is unknown!"),
@@ -126,6 +133,8 @@ def _run(s, opt, n):
     lambda o: sch.StepLR(o, step_size=3, gamma=0.5),
     lambda o: sch.CosineAnnealingLR(o, T_max=7, eta_min=0.001),
     lambda o: sch.OneCycleLR(o, max_lr=1.0, total_steps=30, three_phase=True),
+    lambda o: sch.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3, mode="exp_range", gamma=0.9),
+    lambda o: sch.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2),
     lambda o: sch.SequentialLR(o, [sch.LinearLR(o, 0.1, total_iters=4), sch.ExponentialLR(o, 0.9)], [4]),
 ])
 def test_state_dict_round_trip_resumes_the_schedule(make):
@@ -242,3 +251,19 @@ def test_checkpoint_through_distgrad_save_and_load(tmp_path):
     plateau.step(10.0)
     plateau2.step(10.0)
     assert plateau2.get_last_lr() == plateau.get_last_lr() and plateau2.best == plateau.best
+
+
+def test_cyclic_state_keeps_a_callable_scale_object():
+    class Shrink:
+        def __init__(self, rate):
+            self.rate = rate
+
+        def __call__(self, cycle):
+            return self.rate ** cycle
+    opt = _opt(momentum=0.9)
+    s = sch.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=2, scale_fn=Shrink(0.5))
+    sd = s.state_dict()
+    assert sd["_scale_fn_custom"] == {"rate": 0.5} and "_scale_fn_ref" not in sd
+    sd["_scale_fn_custom"]["rate"] = 0.25
+    s.load_state_dict(sd)
+    assert s.scale_fn(2) == 0.0625 and sd["_scale_fn_custom"] == {"rate": 0.25}

@@ -15,6 +15,7 @@ Example::
 """
 from distgrad.optim.lr_scheduler.annealing import CosineAnnealingLR, LinearLR, PolynomialLR
 from distgrad.optim.lr_scheduler.base import LRScheduler, _LRScheduler  # noqa: F401
+from distgrad.optim.lr_scheduler.cyclic import CosineAnnealingWarmRestarts, CyclicLR
 from distgrad.optim.lr_scheduler.decay import (ConstantLR, ExponentialLR, LambdaLR, MultiplicativeLR,
                                                MultiStepLR, StepLR)
 from distgrad.optim.lr_scheduler.one_cycle import OneCycleLR
@@ -23,4 +24,4 @@ from distgrad.optim.lr_scheduler.sequential import ChainedScheduler, SequentialL
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "SequentialLR", "CosineAnnealingLR", "ChainedScheduler", "ReduceLROnPlateau",
-           "OneCycleLR", "PolynomialLR"]
+           "CyclicLR", "CosineAnnealingWarmRestarts", "OneCycleLR", "PolynomialLR"]
