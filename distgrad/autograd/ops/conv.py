@@ -33,13 +33,13 @@ Example::
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.conv_args import (ConvGeometry, check_pair_dtypes, conv_geometry, fold_geometry,
-                                             taps, transpose_geometry)
+                                             transpose_geometry)
 from distgrad.autograd.tensor import Tensor
 
 
 # --- array kernels (written once against xp) -------------------------------------------------------
 def _taps(geom):
-    return taps(geom.kernel, geom.stride, geom.dilation, geom.pads[::2], geom.in_size, geom.out_size)
+    return geom.taps()
 
 
 def _padded(geom):

@@ -24,15 +24,62 @@ class ConvGeometry:
     geometry of the convolution it transposes.
     """
 
-    __slots__ = ("kernel", "stride", "pads", "dilation", "groups", "in_size", "out_size")
+    __slots__ = ("kernel", "stride", "pads", "dilation", "groups", "in_size", "out_size", "_taps")
 
     def __init__(self, kernel, stride, pads, dilation, groups, in_size, out_size):
         self.kernel, self.stride, self.pads, self.dilation = kernel, stride, pads, dilation
         self.groups, self.in_size, self.out_size = groups, in_size, out_size
+        self._taps = None
+
+    def taps(self):
+        """The kernel taps with their in-bounds blocks (see :func:`taps`), computed once per geometry."""
+        if self._taps is None:
+            self._taps = tuple(taps(self.kernel, self.stride, self.dilation, self.pads[::2], self.in_size,
+                                    self.out_size))
+        return self._taps
 
     def __repr__(self):
         return (f"ConvGeometry(kernel={self.kernel}, stride={self.stride}, pads={self.pads}, "
                 f"dilation={self.dilation}, groups={self.groups}, in={self.in_size}, out={self.out_size})")
+
+
+_CACHE = {}
+_CACHE_LIMIT = 256
+
+
+def _key(value):
+    """A hashable form of a size argument, or None when it has none (then nothing is cached)."""
+    if isinstance(value, (int, str)) or value is None:
+        return value
+    if isinstance(value, (tuple, list)) and all(isinstance(v, int) for v in value):
+        return tuple(value)
+    return None
+
+
+def cached(build):
+    """Memoise a geometry builder on its (hashable) arguments: layers call it with the same sizes every step.
+
+    Only successful results are kept, so a bad call raises again every time.
+    """
+    def wrapper(op, *args):
+        key = [build.__name__, op]
+        for a in args:
+            if isinstance(a, Tensor):  # a bias: only its shape matters
+                a = (-1,) + tuple(a.shape)
+            k = _key(a)
+            if k is None and a is not None:
+                return build(op, *args)
+            key.append(k)
+        key = tuple(key)
+        geom = _CACHE.get(key)
+        if geom is None:
+            geom = build(op, *args)
+            if len(_CACHE) >= _CACHE_LIMIT:
+                _CACHE.clear()
+            _CACHE[key] = geom
+        return geom
+    wrapper.__name__, wrapper.__doc__ = build.__name__, build.__doc__
+    return wrapper
 
 
 def expand_param(value, name, dim):
@@ -124,6 +171,7 @@ def _as_2d(dim, kernel, stride, pads, dilation, in_size, out_size, groups):
                         tuple(out_size))
 
 
+@cached
 def conv_geometry(op, dim, in_shape, w_shape, bias, stride, padding, dilation, groups):
     """Check a convolution's arguments against PyTorch's rules and return its geometry."""
     _check_input_rank(op, dim, in_shape)
@@ -157,6 +205,7 @@ def conv_geometry(op, dim, in_shape, w_shape, bias, stride, padding, dilation, g
     return _as_2d(dim, kernel, stride, pads, dilation, spatial, out, groups)
 
 
+@cached
 def transpose_geometry(op, dim, in_shape, w_shape, bias, stride, padding, output_padding, groups, dilation):
     """Check a transposed convolution's arguments; return the geometry of the convolution it transposes."""
     _check_input_rank(op, dim, in_shape)
@@ -203,6 +252,7 @@ def transpose_geometry(op, dim, in_shape, w_shape, bias, stride, padding, output
     return _as_2d(dim, kernel, stride, [(p, p) for p in pad], dilation, out, spatial, groups)
 
 
+@cached
 def fold_geometry(op, spatial, kernel_size, dilation, padding, stride):
     """Geometry of ``unfold``/``fold`` over an image of ``spatial`` (H, W) size (all arguments pairs)."""
     spatial = expand_param(spatial, "output_size" if op == "fold" else "input size", 2)

@@ -27,7 +27,7 @@ import numpy as np
 
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
-from distgrad.autograd.ops.conv_args import expand_param, taps
+from distgrad.autograd.ops.conv_args import cached, expand_param, taps
 from distgrad.autograd.tensor import Tensor
 
 
@@ -37,12 +37,13 @@ class PoolGeometry:
     ``divisor`` (average pooling) is a number or an (OH, OW) NumPy array.
     """
 
-    __slots__ = ("kernel", "stride", "pad", "dilation", "in_size", "out_size", "divisor", "disjoint")
+    __slots__ = ("kernel", "stride", "pad", "dilation", "in_size", "out_size", "divisor", "disjoint", "_taps")
 
     def __init__(self, kernel, stride, pad, dilation, in_size, out_size):
         self.kernel, self.stride, self.pad, self.dilation = kernel, stride, pad, dilation
         self.in_size, self.out_size = in_size, out_size
         self.divisor = None
+        self._taps = None
         # windows that never share a pixel let a scatter assign instead of add
         self.disjoint = all(s >= d * (k - 1) + 1 for s, d, k in zip(stride, dilation, kernel))
 
@@ -52,12 +53,15 @@ class PoolGeometry:
         The slices pair the outputs whose tap ``k`` lands inside the input with
         the input pixels it reads; ``full`` says it covers every output.  Taps
         in the padding are never read, so no padded copy is ever made.
+        Computed once per geometry (geometries are cached per input shape).
         """
-        oh, ow = self.out_size
-        for i, j, orows, ocols, irows, icols in taps(self.kernel, self.stride, self.dilation, self.pad,
-                                                     self.in_size, self.out_size):
-            full = orows == slice(0, oh) and ocols == slice(0, ow)
-            yield i * self.kernel[1] + j, orows, ocols, irows, icols, full
+        if self._taps is None:
+            oh, ow = self.out_size
+            self._taps = tuple(
+                (i * self.kernel[1] + j, orows, ocols, irows, icols, orows == slice(0, oh) and ocols == slice(0, ow))
+                for i, j, orows, ocols, irows, icols in taps(self.kernel, self.stride, self.dilation, self.pad,
+                                                             self.in_size, self.out_size))
+        return self._taps
 
 
 # --- max pooling -------------------------------------------------------------------------------------
@@ -240,12 +244,18 @@ def _out_size(size, k, s, p, d, ceil_mode):
     return out
 
 
-def _geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode, dim):
+def _check_input(op, x, dim):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
     if x.ndim not in (dim + 1, dim + 2) or any(s == 0 for s in x.shape[-dim - 1:]):
         raise RuntimeError(f"{op}: non-empty {dim + 1}D or {dim + 2}D (batch mode) tensor expected for input, "
                            f"but got input of size {list(x.shape)}")
+
+
+@cached
+def _geometry(op, shape, kernel_size, stride, padding, dilation, ceil_mode, dim, count_include_pad=None,
+              divisor_override=None):
+    """Check a pool's arguments for an input of ``shape``; the geometry (with the divisor for average pools)."""
     kernel = expand_param(kernel_size, "kernel_size", dim)
     stride = kernel if stride is None or stride == [] or stride == () else expand_param(stride, "stride", dim)
     pad = expand_param(padding, "padding", dim)
@@ -260,16 +270,19 @@ def _geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode, dim):
         if p < 0 or p > (d * (k - 1) + 1) // 2:
             raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={p}, "
                                f"kernel_size={k} and dilation={d}")
-    spatial = tuple(x.shape[-dim:])
+    spatial = tuple(shape[-dim:])
     out = tuple(_out_size(*a, ceil_mode) for a in zip(spatial, kernel, stride, pad, dil))
     if any(o < 1 for o in out):
-        chans = x.shape[-dim - 1]
+        chans = shape[-dim - 1]
         raise RuntimeError(f"{op}: Given input size: ({'x'.join(map(str, (chans,) + spatial))}). Calculated "
                            f"output size: ({'x'.join(map(str, (chans,) + out))}). Output size is too small")
     if dim == 1:
         kernel, stride, dil, spatial, out = ((1,) + t for t in (kernel, stride, dil, spatial, out))
         pad = (0,) + pad
-    return PoolGeometry(kernel, stride, pad, dil, spatial, out)
+    geom = PoolGeometry(kernel, stride, pad, dil, spatial, out)
+    if count_include_pad is not None:
+        geom.divisor = _avg_divisor(geom, count_include_pad, divisor_override)
+    return geom
 
 
 def _as_4d(x, dim):
@@ -286,7 +299,8 @@ def _from_4d(t, x, dim):
 
 
 def _max_pool(op, dim, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    geom = _geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode, dim)
+    _check_input(op, input, dim)
+    geom = _geometry(op, input.shape, kernel_size, stride, padding, dilation, ceil_mode, dim)
     res = MaxPool2d.apply(_as_4d(input, dim), geom, bool(return_indices))
     if return_indices:
         return _from_4d(res[0], input, dim), _from_4d(res[1], input, dim)
@@ -318,8 +332,9 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def _avg_pool(op, dim, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
-    geom = _geometry(op, input, kernel_size, stride, padding, 1, ceil_mode, dim)
-    geom.divisor = _avg_divisor(geom, count_include_pad, divisor_override)
+    _check_input(op, input, dim)
+    geom = _geometry(op, input.shape, kernel_size, stride, padding, 1, ceil_mode, dim, bool(count_include_pad),
+                     divisor_override)
     return _from_4d(AvgPool2d.apply(_as_4d(input, dim), geom), input, dim)
 
 
