@@ -215,6 +215,12 @@ def test_where_values_and_promotion():
     assert out.dtype == distgrad.float32 and out.tolist() == [1.0, 0.5, 3.0]
     with pytest.raises(TypeError, match="condition"):
         distgrad.where([True], distgrad.ones(1), distgrad.ones(1))
+    with pytest.raises(RuntimeError, match=r"size of tensor a \(3\) must match the size of tensor b \(4\)"):
+        distgrad.where(distgrad.ones(3) > 0, distgrad.ones(4), 0.0)
+    with pytest.raises(RuntimeError, match="non-singleton dimension 1"):
+        distgrad.where(distgrad.ones(3) > 0, distgrad.ones(3), distgrad.ones(2, 2))
+    with pytest.raises(RuntimeError, match="must match the size"):
+        distgrad.ones(3) == distgrad.ones(4)
 
 
 def test_floor_divide_and_comparisons_carry_no_gradient():

@@ -67,8 +67,8 @@ def promote(op, a, b):
 
 def broadcast_error(a, b):
     """PyTorch's RuntimeError for two shapes that do not broadcast (NumPy would raise ValueError)."""
-    sa = tuple(getattr(a, "shape", ()))
-    sb = tuple(getattr(b, "shape", ()))
+    sa = a if isinstance(a, tuple) else tuple(getattr(a, "shape", ()))  # a tensor/array/number or a shape
+    sb = b if isinstance(b, tuple) else tuple(getattr(b, "shape", ()))
     n = max(len(sa), len(sb))
     for i in range(n - 1, -1, -1):
         x = sa[i - n + len(sa)] if i - n + len(sa) >= 0 else 1
@@ -402,7 +402,14 @@ def where(condition, input, other):
         other = Tensor._make(backend.get_array_module(input._data).asarray(other, dtype=input._data.dtype))
     if not isinstance(input, Tensor):
         input = Tensor._make(backend.get_array_module(other._data).asarray(input, dtype=other._data.dtype))
-    return Where.apply(condition, input, other)
+    try:
+        return Where.apply(condition, input, other)
+    except ValueError:
+        err = broadcast_error(condition, input) or broadcast_error(
+            np.broadcast_shapes(condition.shape, input.shape), other)
+        if err is None:
+            raise
+        raise err from None
 
 
 # --- comparisons and logic: bool results, no gradient -------------------------------------
