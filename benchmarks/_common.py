@@ -1,0 +1,61 @@
+"""Shared benchmark helpers: single-threaded set-up, robust timing, optional PyTorch, tables.
+
+Import this first (it pins BLAS and OpenMP to one thread before NumPy or torch load).
+"""
+import os
+import statistics
+import sys
+import time
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+
+def torch_or_none():
+    """PyTorch pinned to one thread, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    return torch
+
+
+def timeit(fn, repeat=7, number=None, min_time=0.2):
+    """Median seconds per call of ``fn`` over ``repeat`` rounds of ``number`` calls (auto-sized)."""
+    fn()  # warm up
+    if number is None:
+        number, t = 1, 0.0
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            t = time.perf_counter() - t0
+            if t >= min_time / repeat or number >= 1 << 16:
+                break
+            number *= 2
+    rounds = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        rounds.append((time.perf_counter() - t0) / number)
+    return statistics.median(rounds)
+
+
+def table(title, rows, columns):
+    """Print rows (dicts) as an aligned table under ``title``."""
+    print(f"\n{title}")
+    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    for r in rows:
+        print("  ".join(str(r.get(c, "")).ljust(w) for c, w in zip(columns, widths)))
+    sys.stdout.flush()
+
+
+def fmt_us(seconds):
+    return f"{seconds * 1e6:.1f}"
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if b else "n/a"
