@@ -86,7 +86,9 @@ class ProcessGroup:
 
     def collective_at(self, seq):
         """The name of collective number ``seq`` on this group, if still remembered."""
-        for s, name in self._history:
+        with self._lock:  # the watchdog thread reads while the caller's thread appends
+            history = list(self._history)
+        for s, name in history:
             if s == seq:
                 return name
         return None
