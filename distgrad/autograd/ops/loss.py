@@ -188,6 +188,7 @@ class BinaryCrossEntropy(ArrayFunction):
             # PyTorch's formula: (x - t) / max(x (1 - x), 1e-12)
             gx = g * (x - t) / xp.maximum((1 - x) * x, 1e-12)
         if ctx.needs_input_grad[1]:
+            # PyTorch's target gradient is -logit(x), unclamped (infinite at x = 0 or 1)
             with _errstate(_xp(x._data if isinstance(x, Tensor) else x)):
-                gt = g * (xp.maximum(xp.log(1 - x), -100) - xp.maximum(xp.log(x), -100))
+                gt = g * (xp.log(1 - x) - xp.log(x))
         return gx, gt, None

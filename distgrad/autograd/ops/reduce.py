@@ -381,7 +381,12 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return sum((a != 0).to(input.dtype), axes, keepdim)
     if p == 1:
         return sum(a, axes, keepdim)
-    return sum(a ** p, axes, keepdim) ** (1.0 / p)
+    s = sum(a ** p, axes, keepdim)
+    zero = s == 0
+    if bool(zero._data.any()):  # as for p=2: a zero norm gets gradient 0, not inf * 0
+        from distgrad.autograd.ops.arithmetic import where
+        return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / p))
+    return s ** (1.0 / p)
 
 
 def sum_to(g, shape):

@@ -27,19 +27,21 @@ def _grads(parameters):
 
 
 def _norm(xp, a, p):
-    """The p-norm of array ``a`` (all elements) as a 0-d array."""
+    """The p-norm of array ``a`` (all elements) as a 0-d array of ``a``'s dtype."""
     a = a.reshape(-1)
     if a.size == 0:
-        return xp.zeros((), dtype=a.dtype)
-    if p == math.inf:
-        return xp.abs(a).max()
-    if p == -math.inf:
-        return xp.abs(a).min()
-    if p == 0:
-        return xp.asarray((a != 0).sum(), dtype=a.dtype)
-    if p == 2:
-        return xp.sqrt((a * a).sum())
-    return (xp.abs(a) ** p).sum() ** (1.0 / p)
+        out = 0.0
+    elif p == math.inf:
+        out = xp.abs(a).max()
+    elif p == -math.inf:
+        out = xp.abs(a).min()
+    elif p == 0:
+        out = (a != 0).sum()
+    elif p == 2:
+        out = xp.sqrt((a * a).sum())
+    else:
+        out = (xp.abs(a) ** p).sum() ** (1.0 / p)
+    return xp.asarray(out, dtype=a.dtype)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -57,13 +59,13 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     first = grads[0]._data
     xp, dev = backend.get_array_module(first), backend.device_of(first)
     norms = xp.stack([backend.to_device(_norm(backend.get_array_module(g._data), g._data, norm_type), dev)
-                      .astype(first.dtype) for g in grads])
+                      for g in grads]).astype(first.dtype, copy=False)
     total = _norm(xp, norms, norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
                            "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
                            "norm anyway, set `error_if_nonfinite=False`")
-    coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
+    coef = xp.asarray(xp.minimum(max_norm / (total + 1e-6), 1.0))
     for g in grads:
         d = g._data
         d *= backend.to_device(coef, backend.device_of(d)).astype(d.dtype)
