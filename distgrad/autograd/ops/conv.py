@@ -15,8 +15,9 @@ gradients (``create_graph=True``, ``gradgradcheck``) come for free:
 
 * :class:`Convolution`    ``y = conv(x, w) + b``
 * :class:`ConvTranspose`  ``x' = conv^T(y, w) + b``: conv's input gradient, and
-  ``conv_transpose2d``'s forward (a col2im scatter-add, looping over the
-  kh * kw kernel offsets only)
+  ``conv_transpose2d``'s forward: for stride 1 a correlation with the flipped
+  kernel (im2col + GEMM), otherwise a GEMM and a col2im scatter-add that
+  loops over the kh * kw kernel offsets only
 * :class:`ConvWeightGrad` conv's weight gradient from ``x`` and ``dy``
 
 1-D convolutions run as 2-D ones over a height of 1 (views, no copies).
@@ -100,6 +101,11 @@ def _conv_t(y, w, geom):
     """conv^T(y, w): the adjoint of conv in its input, ``(N, C, H, W)``."""
     xp = backend.get_array_module(y)
     g = geom.groups
+    adjoint = geom.adjoint()
+    if adjoint is not None:  # stride 1: correlate with the flipped kernel, channels swapped within each group
+        o, cg = w.shape[:2]
+        flipped = w.reshape((g, o // g, cg) + w.shape[2:])[..., ::-1, ::-1].swapaxes(1, 2)
+        return _conv(y, flipped.reshape((g * cg, o // g) + w.shape[2:]), adjoint)[0]
     n, o = y.shape[:2]
     w3 = w.reshape(g, o // g, -1)
     cols = xp.matmul(w3.swapaxes(1, 2), y.reshape(n, g, o // g, -1))  # (N, G, C/G*kh*kw, L)

@@ -24,12 +24,33 @@ class ConvGeometry:
     geometry of the convolution it transposes.
     """
 
-    __slots__ = ("kernel", "stride", "pads", "dilation", "groups", "in_size", "out_size", "_taps")
+    __slots__ = ("kernel", "stride", "pads", "dilation", "groups", "in_size", "out_size", "_taps", "_adjoint")
 
     def __init__(self, kernel, stride, pads, dilation, groups, in_size, out_size):
         self.kernel, self.stride, self.pads, self.dilation = kernel, stride, pads, dilation
         self.groups, self.in_size, self.out_size = groups, in_size, out_size
         self._taps = None
+        self._adjoint = False
+
+    def adjoint(self):
+        """For a stride-1 convolution, the geometry of its transpose as a plain correlation, else None.
+
+        With stride 1, ``conv^T(y, w)`` is ``y`` correlated with the flipped,
+        channel-swapped kernel over padding ``d*(k-1) - pad``: one im2col and one
+        GEMM instead of a GEMM and a scatter-add.  None when that padding would
+        be negative (a padding wider than the kernel) or the stride is not 1.
+        """
+        if self._adjoint is False:
+            self._adjoint = None
+            if self.stride == (1, 1):
+                reach = [d * (k - 1) for d, k in zip(self.dilation, self.kernel)]
+                before = [reach[0] - self.pads[0], reach[1] - self.pads[2]]
+                after = [self.in_size[0] - self.out_size[0] + self.pads[0],
+                         self.in_size[1] - self.out_size[1] + self.pads[2]]
+                if min(before + after) >= 0:
+                    self._adjoint = ConvGeometry(self.kernel, (1, 1), (before[0], after[0], before[1], after[1]),
+                                                 self.dilation, self.groups, self.out_size, self.in_size)
+        return self._adjoint
 
     def taps(self):
         """The kernel taps with their in-bounds blocks (see :func:`taps`), computed once per geometry."""
