@@ -94,7 +94,15 @@ class IndexSelect(TakeFlat):
 
 
 def gather(input, dim, index, *, sparse_grad=False):
-    """``out[i][j][k] = input[i][index[i][j][k]][k]`` (for dim=1); out has ``index``'s shape."""
+    """``out[i][j][k] = input[i][index[i][j][k]][k]`` (for dim=1); out has ``index``'s shape.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([[1, 2], [3, 4]]).gather(1, distgrad.tensor([[1, 1], [0, 1]]))
+        tensor([[2, 2],
+                [3, 4]])
+    """
     d = _check_index("gather", input, dim, index)
     flat = dim_positions(input._data.shape, d, index._data).reshape(index._data.shape)
     return Gather.apply(input, flat)
@@ -148,7 +156,15 @@ def _scatter_src(op, input, src):
 
 
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
-    """Write ``src`` (a tensor or a number, or ``value=``) into a copy of ``input`` at ``index`` along ``dim``."""
+    """Write ``src`` (a tensor or a number, or ``value=``) into a copy of ``input`` at ``index`` along ``dim``.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.zeros(2, 3).scatter(1, distgrad.tensor([[2], [0]]), 7.0)
+        tensor([[0., 0., 7.],
+                [7., 0., 0.]])
+    """
     if src is None:
         src = value
     if src is None:
@@ -169,7 +185,14 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 
 def scatter_add(input, dim, index, src):
-    """Add ``src`` into a copy of ``input`` at ``index`` along ``dim`` (repeated indices accumulate)."""
+    """Add ``src`` into a copy of ``input`` at ``index`` along ``dim`` (repeated indices accumulate).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.zeros(3).scatter_add(0, distgrad.tensor([0, 0, 2]), distgrad.ones(3))
+        tensor([2., 0., 1.])
+    """
     if _scatter_src("scatter_add", input, src) is None:
         raise TypeError("scatter_add(): argument 'src' must be Tensor")
     d = _check_index("scatter_add", input, dim, index, src)
@@ -188,7 +211,16 @@ def scatter_add_(input, dim, index, src):
 
 
 def take_along_dim(input, indices, dim=None):
-    """Pick values along ``dim`` at ``indices`` (broadcast against ``input``); flattened when dim is None."""
+    """Pick values along ``dim`` at ``indices`` (broadcast against ``input``); flattened when dim is None.
+
+    Example::
+
+        >>> import distgrad
+        >>> x = distgrad.tensor([[3.0, 1.0], [0.0, 2.0]])
+        >>> distgrad.take_along_dim(x, x.argsort(1), 1)
+        tensor([[1., 3.],
+                [0., 2.]])
+    """
     if dim is None:
         return gather(input.reshape(-1), 0, indices.reshape(-1))
     if input.ndim != indices.ndim:
@@ -238,7 +270,15 @@ def _vector_positions(op, shape, d, idx):
 
 
 def index_select(input, dim, index):
-    """The slices of ``input`` at ``index`` (a 1-D integer tensor) along ``dim``."""
+    """The slices of ``input`` at ``index`` (a 1-D integer tensor) along ``dim``.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.arange(6).reshape(2, 3).index_select(1, distgrad.tensor([2, 0]))
+        tensor([[2, 0],
+                [5, 3]])
+    """
     idx = _check_vector_index("index_select", index)
     d = input._dim(dim)
     flat = _vector_positions("index_select", input._data.shape, d, idx)
@@ -252,7 +292,14 @@ class IndexAdd(ScatterAdd):
 
 
 def index_add(input, dim, index, source, *, alpha=1):
-    """A copy of ``input`` with ``alpha * source`` slices added at ``index`` along ``dim``."""
+    """A copy of ``input`` with ``alpha * source`` slices added at ``index`` along ``dim``.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.zeros(3).index_add(0, distgrad.tensor([1, 1]), distgrad.ones(2), alpha=2)
+        tensor([0., 4., 0.])
+    """
     idx = _check_vector_index("index_add", index)
     d = input._dim(dim)
     if source._data.dtype != input._data.dtype:

@@ -252,7 +252,15 @@ class PutFlat(ArrayFunction):
 
 
 def getitem(input, key):
-    """``input[key]`` with PyTorch's indexing rules (a view for basic keys, a copy for advanced ones)."""
+    """``input[key]`` with PyTorch's indexing rules (a view for basic keys, a copy for advanced ones).
+
+    Example::
+
+        >>> import distgrad
+        >>> x = distgrad.arange(6.0).reshape(2, 3)
+        >>> x[1, ::2]
+        tensor([3., 5.])
+    """
     key, advanced, kind = parse_key(input, key)
     if advanced:
         return Index.apply(input, key)
@@ -308,7 +316,16 @@ def _result_shape(x, key):
 
 
 def setitem(input, key, value):
-    """``input[key] = value`` in place; differentiable w.r.t. the old ``input`` and a tensor ``value``."""
+    """``input[key] = value`` in place; differentiable w.r.t. the old ``input`` and a tensor ``value``.
+
+    Example::
+
+        >>> import distgrad
+        >>> x = distgrad.zeros(3)
+        >>> x[[0, 2]] = 1.0
+        >>> x
+        tensor([1., 0., 1.])
+    """
     check_inplace(input, "setitem")
     key, advanced, _ = parse_key(input, key)
     xp = input._xp()
@@ -384,7 +401,15 @@ class MaskedFillTensor(MaskedFill):
 
 
 def masked_fill(input, mask, value):
-    """``value`` (a number or a 0-d tensor) where the bool ``mask`` is True, ``input`` elsewhere."""
+    """``value`` (a number or a 0-d tensor) where the bool ``mask`` is True, ``input`` elsewhere.
+
+    Example::
+
+        >>> import distgrad
+        >>> x = distgrad.tensor([1.0, -2.0, 3.0])
+        >>> x.masked_fill(x < 0, 0.0)
+        tensor([1., 0., 3.])
+    """
     if not isinstance(mask, Tensor):
         raise TypeError(f"masked_fill(): argument 'mask' must be Tensor, not {type(mask).__name__}")
     if mask._data.dtype.kind != "b":

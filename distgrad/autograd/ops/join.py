@@ -136,7 +136,15 @@ class Stack(ArrayFunction):
 
 
 def stack(tensors, dim=0, *, out=None):
-    """Stack same-shaped tensors along a new dimension ``dim``."""
+    """Stack same-shaped tensors along a new dimension ``dim``.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.stack([distgrad.zeros(2), distgrad.ones(2)], dim=1)
+        tensor([[0., 1.],
+                [0., 1.]])
+    """
     if out is not None:
         raise TypeError("stack(): the out= argument is not supported by distgrad")
     tensors = _common("stack", tensors)
@@ -150,7 +158,14 @@ def stack(tensors, dim=0, *, out=None):
 
 
 def narrow(input, dim, start, length):
-    """The view ``input[..., start:start+length, ...]`` along ``dim`` (``start`` may be negative)."""
+    """The view ``input[..., start:start+length, ...]`` along ``dim`` (``start`` may be negative).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.arange(5).narrow(0, -3, 2)
+        tensor([2, 3])
+    """
     if input.ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = input._dim(dim)
@@ -168,7 +183,14 @@ def narrow(input, dim, start, length):
 
 
 def split(tensor, split_size_or_sections, dim=0):
-    """Views of ``tensor`` cut along ``dim``: equal pieces of an int size (the last may be smaller), or a list."""
+    """Views of ``tensor`` cut along ``dim``: equal pieces of an int size (the last may be smaller), or a list.
+
+    Example::
+
+        >>> import distgrad
+        >>> [t.tolist() for t in distgrad.arange(5).split([1, 4])]
+        [[0], [1, 2, 3, 4]]
+    """
     if tensor.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = tensor._dim(dim)
@@ -198,7 +220,14 @@ def split(tensor, split_size_or_sections, dim=0):
 
 
 def chunk(input, chunks, dim=0):
-    """Split into at most ``chunks`` views of size ``ceil(n / chunks)`` along ``dim``."""
+    """Split into at most ``chunks`` views of size ``ceil(n / chunks)`` along ``dim``.
+
+    Example::
+
+        >>> import distgrad
+        >>> [t.tolist() for t in distgrad.arange(5).chunk(2)]
+        [[0, 1, 2], [3, 4]]
+    """
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     if input.ndim == 0:
@@ -212,7 +241,14 @@ def chunk(input, chunks, dim=0):
 
 
 def unbind(input, dim=0):
-    """The views ``input.select(dim, i)`` for every ``i``, as a tuple."""
+    """The views ``input.select(dim, i)`` for every ``i``, as a tuple.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([[1, 2], [3, 4]]).unbind(1)
+        (tensor([1, 3]), tensor([2, 4]))
+    """
     if input.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = input._dim(dim)
@@ -220,7 +256,14 @@ def unbind(input, dim=0):
 
 
 def select(input, dim, index):
-    """The view of ``input`` at ``index`` along ``dim`` (that dimension is removed)."""
+    """The view of ``input`` at ``index`` along ``dim`` (that dimension is removed).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([[1, 2], [3, 4]]).select(1, 0)
+        tensor([1, 3])
+    """
     if input.ndim == 0:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
     d = input._dim(dim)

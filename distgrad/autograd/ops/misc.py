@@ -44,35 +44,78 @@ def _logical_reduce(op, input, dim, keepdim):
 
 
 def all(input, dim=None, keepdim=False):
-    """True where every element (along ``dim``, an int or a tuple) is nonzero."""
+    """True where every element (along ``dim``, an int or a tuple) is nonzero.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([[1, 0], [1, 1]]).all(1)
+        tensor([False,  True])
+    """
     return _logical_reduce("all", input, dim, keepdim)
 
 
 def any(input, dim=None, keepdim=False):
-    """True where some element (along ``dim``, an int or a tuple) is nonzero."""
+    """True where some element (along ``dim``, an int or a tuple) is nonzero.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([[1, 0], [0, 0]]).any(1)
+        tensor([ True, False])
+    """
     return _logical_reduce("any", input, dim, keepdim)
 
 
 def isnan(input):
-    """Elementwise test for NaN (always False for integer tensors)."""
+    """Elementwise test for NaN (always False for integer tensors).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([1.0, float('nan')]).isnan()
+        tensor([False,  True])
+    """
     return Tensor._make(input._xp().isnan(input._data) if input.is_floating_point()
                         else input._xp().zeros(input._data.shape, dtype=bool))
 
 
 def isinf(input):
-    """Elementwise test for +/-inf (always False for integer tensors)."""
+    """Elementwise test for +/-inf (always False for integer tensors).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([1.0, float('-inf')]).isinf()
+        tensor([False,  True])
+    """
     return Tensor._make(input._xp().isinf(input._data) if input.is_floating_point()
                         else input._xp().zeros(input._data.shape, dtype=bool))
 
 
 def isfinite(input):
-    """Elementwise test for a finite value (always True for integer tensors)."""
+    """Elementwise test for a finite value (always True for integer tensors).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([1.0, float('inf')]).isfinite()
+        tensor([ True, False])
+    """
     return Tensor._make(input._xp().isfinite(input._data) if input.is_floating_point()
                         else input._xp().ones(input._data.shape, dtype=bool))
 
 
 def nonzero(input, *, as_tuple=False):
-    """Indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or one 1-D tensor per dim."""
+    """Indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or one 1-D tensor per dim.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([0, 3, 0, 4]).nonzero()
+        tensor([[1],
+                [3]])
+    """
     xp = input._xp()
     data = input._data
     if data.ndim == 0:
@@ -87,12 +130,26 @@ def nonzero(input, *, as_tuple=False):
 
 
 def argwhere(input):
-    """Same as ``nonzero(input)``."""
+    """Same as ``nonzero(input)``.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.argwhere(distgrad.tensor([0, 5]))
+        tensor([[1]])
+    """
     return nonzero(input)
 
 
 def count_nonzero(input, dim=None):
-    """How many elements (along ``dim``, an int or a tuple) are nonzero, as int64."""
+    """How many elements (along ``dim``, an int or a tuple) are nonzero, as int64.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([[0, 1], [2, 3]]).count_nonzero(dim=1)
+        tensor([1, 2])
+    """
     axes = normalize_dims(dim, input.ndim, "count_nonzero")
     xp = input._xp()
     return Tensor._make(xp.asarray(xp.count_nonzero(input._data, axis=axes)).astype(xp.int64))
@@ -136,7 +193,14 @@ class Flip(ArrayFunction):
 
 
 def flip(input, dims):
-    """A copy with the order of elements reversed along each of ``dims`` (a tuple or list)."""
+    """A copy with the order of elements reversed along each of ``dims`` (a tuple or list).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.arange(3).flip(0)
+        tensor([2, 1, 0])
+    """
     if isinstance(dims, int):
         dims = (dims,)
     if not isinstance(dims, (tuple, list)):
@@ -170,14 +234,30 @@ class Triu(ArrayFunction):
 
 
 def tril(input, diagonal=0):
-    """The lower triangle of the last two dims (elements above ``diagonal`` set to 0)."""
+    """The lower triangle of the last two dims (elements above ``diagonal`` set to 0).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.ones(2, 2).tril()
+        tensor([[1., 0.],
+                [1., 1.]])
+    """
     if input.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
     return Tril.apply(input, int(diagonal))
 
 
 def triu(input, diagonal=0):
-    """The upper triangle of the last two dims (elements below ``diagonal`` set to 0)."""
+    """The upper triangle of the last two dims (elements below ``diagonal`` set to 0).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.ones(2, 2).triu(1)
+        tensor([[0., 1.],
+                [0., 0.]])
+    """
     if input.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
     return Triu.apply(input, int(diagonal))
@@ -211,7 +291,14 @@ def _argsort(data, dim, descending):
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
-    """The indices that sort ``input`` along ``dim`` (always a stable sort)."""
+    """The indices that sort ``input`` along ``dim`` (always a stable sort).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([3, 1, 2]).argsort(descending=True)
+        tensor([0, 2, 1])
+    """
     if input.ndim == 0:
         input._dim(dim)
         return Tensor._make(input._xp().zeros((), dtype=np.int64))
@@ -232,7 +319,14 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
-    """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, in sorted order."""
+    """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, in sorted order.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([1.0, 5.0, 3.0]).topk(2).values
+        tensor([5., 3.])
+    """
     d = input._dim(dim) if input.ndim else 0
     size = input.shape[d] if input.ndim else 1
     if not 0 <= k <= size:

@@ -74,7 +74,14 @@ def _prepare(op, input, dim, dtype):
 
 
 def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
-    """``exp(x) / exp(x).sum(dim)``, computed stably; ``dtype`` casts the input first."""
+    """``exp(x) / exp(x).sum(dim)``, computed stably; ``dtype`` casts the input first.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([0.0, 0.0]).softmax(0)
+        tensor([0.5000, 0.5000])
+    """
     input, d = _prepare("softmax", input, dim, dtype)
     if input.ndim == 0:
         return Softmax.apply(input.reshape(1), 0).reshape(())
@@ -82,7 +89,14 @@ def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
 
 
 def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
-    """``x - logsumexp(x, dim)``, computed stably; ``dtype`` casts the input first."""
+    """``x - logsumexp(x, dim)``, computed stably; ``dtype`` casts the input first.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([0.0, 0.0]).log_softmax(0)
+        tensor([-0.6931, -0.6931])
+    """
     input, d = _prepare("log_softmax", input, dim, dtype)
     if input.ndim == 0:
         return LogSoftmax.apply(input.reshape(1), 0).reshape(())
