@@ -120,6 +120,8 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         else:
             world = MPI.COMM_WORLD
             _check_world_args(where, world_size, rank, world.Get_size(), world.Get_rank())
+            # Everything below is collective and blocking: make sure every rank got here first.
+            watchdog.wait_for_everyone(MPI, seconds, where)
             if _state.executor is None:
                 _start_mpi_machinery(MPI)
             comm = world.Dup()

@@ -129,6 +129,26 @@ def install_failfast(MPI, rank):
     threading.excepthook = thread_excepthook
 
 
+def wait_for_everyone(MPI, seconds, what):
+    """Barrier over COMM_WORLD that aborts the job after ``seconds`` instead of hanging.
+
+    Guards the blocking communicator set-up of ``init_process_group``, which
+    runs before (or without) the watchdog thread.
+    """
+    world = MPI.COMM_WORLD
+    req = world.Ibarrier()
+    deadline = time.monotonic() + seconds
+    pause = 1e-4
+    while not req.Test():
+        if time.monotonic() > deadline:
+            _report_once(world.Get_rank(), f"distgrad.comm: {what} waited {seconds:g} s for the other ranks, "
+                         "which did not all call it (set by init_process_group(timeout=...) or "
+                         f"{TIMEOUT_VAR}).\n  aborting the whole job (MPI_Abort) so that no rank hangs")
+            abort(MPI)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
+
+
 class Watchdog:
     """The per-process thread that times out stuck operations and answers other ranks' questions.
 
@@ -240,6 +260,8 @@ class Watchdog:
     # --- exit ---------------------------------------------------------------------------------
     def shutdown(self):
         """At exit: wait for every rank to finish its script (still answering), then stop the threads."""
+        if self._MPI.Is_finalized():  # the script finalised MPI itself
+            return
         self._exiting = True
         req = self._ctrl.Ibarrier()
         while not req.Test():

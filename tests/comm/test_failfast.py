@@ -94,3 +94,15 @@ def test_stuck_receive_times_out_and_reports_what_the_peer_does(tmp_path):
     assert "[rank 0] distgrad.comm: recv on group world with rank 1" in err, err
     assert "did not complete within 2 s" in err
     assert "rank 1: is running its own code" in err
+
+
+def test_rank_that_never_initialises_is_not_waited_for_forever(tmp_path):
+    code, out, err, seconds = launch(tmp_path, 2, """
+        from mpi4py import MPI
+        if MPI.COMM_WORLD.Get_rank() == 0:
+            dist.init_process_group(timeout=2)
+        else:
+            time.sleep(30)          # takes another code path and never initialises
+    """)
+    assert code != 0 and seconds < 15, err
+    assert "[rank 0] distgrad.comm: init_process_group waited 2 s for the other ranks" in err, err
