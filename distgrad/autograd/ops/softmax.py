@@ -59,11 +59,11 @@ class LogSoftmax(ArrayFunction):
         return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
 
 
-def _prepare(op, input, dim, dtype):
+def _prepare(op, input, dim, dtype, stacklevel):
     if dim is None:
         dim = 0 if input.ndim in (0, 1, 3) else 1
         warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X "
-                      "as an argument.", UserWarning, stacklevel=3)
+                      "as an argument.", UserWarning, stacklevel=stacklevel + 1)
     if dtype is not None:
         input = to(input, dtype)
     if not input.is_floating_point():
@@ -73,7 +73,7 @@ def _prepare(op, input, dim, dtype):
     return input, input._dim(dim)
 
 
-def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+def softmax(input, dim=None, dtype=None, *, _stacklevel=2):
     """``exp(x) / exp(x).sum(dim)``, computed stably; ``dtype`` casts the input first.
 
     Example::
@@ -82,13 +82,13 @@ def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
         >>> distgrad.tensor([0.0, 0.0]).softmax(0)
         tensor([0.5000, 0.5000])
     """
-    input, d = _prepare("softmax", input, dim, dtype)
+    input, d = _prepare("softmax", input, dim, dtype, _stacklevel)
     if input.ndim == 0:
         return Softmax.apply(input.reshape(1), 0).reshape(())
     return Softmax.apply(input, d)
 
 
-def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+def log_softmax(input, dim=None, dtype=None, *, _stacklevel=2):
     """``x - logsumexp(x, dim)``, computed stably; ``dtype`` casts the input first.
 
     Example::
@@ -97,7 +97,7 @@ def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
         >>> distgrad.tensor([0.0, 0.0]).log_softmax(0)
         tensor([-0.6931, -0.6931])
     """
-    input, d = _prepare("log_softmax", input, dim, dtype)
+    input, d = _prepare("log_softmax", input, dim, dtype, _stacklevel)
     if input.ndim == 0:
         return LogSoftmax.apply(input.reshape(1), 0).reshape(())
     return LogSoftmax.apply(input, d)
