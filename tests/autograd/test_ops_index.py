@@ -187,6 +187,10 @@ def test_setitem_errors():
         a[3] = 1.0
     with pytest.raises(TypeError, match="can't assign"):
         a[0] = "x"
+    with pytest.raises(TypeError, match="can't assign a list"):  # PyTorch refuses sequences and arrays too
+        a[:2] = [1.0, 2.0]
+    with pytest.raises(TypeError, match="can't assign a ndarray"):
+        a[:2] = np.ones(2)
 
 
 # --- masked_fill -------------------------------------------------------------------------------
