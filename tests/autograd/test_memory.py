@@ -133,9 +133,9 @@ def test_repeated_training_steps_do_not_grow_memory():
                 w.sub_(0.01 * w.grad)
             w.grad = None
 
-    train(3)  # warm up caches
-    _, first = _traced_peak_and_final(lambda: train(5))
-    _, second = _traced_peak_and_final(lambda: train(25))
+    train(2)  # warm up caches
+    _, first = _traced_peak_and_final(lambda: train(3))
+    _, second = _traced_peak_and_final(lambda: train(12))
     assert second < first + 256 * 1024
 
 
