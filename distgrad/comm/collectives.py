@@ -60,6 +60,7 @@ def _same_device(tensors, where):
 
 def _group_rank(pg, global_rank, group_rank, what, where):
     """PyTorch's rule: exactly one of a world rank and a group rank; return the group rank."""
+    where = pg._where(where)  # name this rank in the messages
     if group_rank is not None:
         if global_rank is not None:
             raise ValueError(f"{where}: can't specify both {what} and group_{what}")
