@@ -87,6 +87,15 @@ def test_max_pool_ties_nan_and_inf_match_torch(rng):
     a = np.round(rng.standard_normal((2, 2, 6, 6)))  # many ties: the first maximum wins
     _parity(torch, lambda x: torch.nn.functional.max_pool2d(x, 3, 1, 1, return_indices=True),
             lambda x: P.max_pool2d(x, 3, 1, 1, return_indices=True), a, rng)
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=1), dict(kernel_size=(1, 3), stride=(1, 2))):
+        _parity(torch, lambda x: torch.nn.functional.max_pool2d(x, return_indices=True, **kw),
+                lambda x: P.max_pool2d(x, return_indices=True, **kw), a, rng)
+    b = a.copy()
+    b[0, 0, 0, 1] = b[1, 1, 3, 3] = b[1, 1, 2, 2] = np.nan  # NaN wins; the last NaN of a window gives the index
+    t = torch.nn.functional.max_pool2d(torch.tensor(b), 2, return_indices=True)
+    d = P.max_pool2d(distgrad.tensor(b), 2, return_indices=True)
+    np.testing.assert_array_equal(d[0].numpy(), t[0].numpy())
+    np.testing.assert_array_equal(d[1].numpy(), t[1].numpy())
     a = np.full((1, 1, 4, 4), -np.inf)
     a[0, 0, 1, 2], a[0, 0, 3, 3] = np.nan, np.nan
     t = torch.nn.functional.max_pool2d(torch.tensor(a), 2, 1, 1, return_indices=True)

@@ -71,6 +71,33 @@ def _lowest(dtype, xp):
 
 def _max_forward(x, geom):
     """Window maxima and, per output, the kernel offset (0 .. kh*kw-1) that holds it."""
+    taps = geom.taps()
+    if len(taps) > 1 and all(t[5] for t in taps):
+        found = _max_unpadded(x, taps)
+        if found is not None:
+            return found
+    return _max_general(x, geom)
+
+
+def _max_unpadded(x, taps):
+    """Fast path when every tap covers every window: the maxima first, then the first tap equal to each.
+
+    Returns None when a NaN is present (its index rule needs the general loop).
+    """
+    xp = backend.get_array_module(x)
+    views = [x[:, :, t[3], t[4]] for t in taps]
+    best = xp.maximum(views[0], views[1])
+    for v in views[2:]:
+        xp.maximum(best, v, out=best)
+    if x.dtype.kind == "f" and bool(xp.isnan(best).any()):
+        return None
+    arg = xp.full(best.shape, len(views) - 1, dtype=xp.int32)
+    for k in range(len(views) - 2, -1, -1):  # descending, so the first tap holding the maximum wins a tie
+        xp.copyto(arg, xp.int32(k), where=views[k] == best)
+    return best, arg
+
+
+def _max_general(x, geom):
     xp = backend.get_array_module(x)
     floating = x.dtype.kind == "f"
     out_shape = x.shape[:2] + tuple(geom.out_size)
