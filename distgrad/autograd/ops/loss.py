@@ -39,12 +39,23 @@ def _reduce(per, denom, reduction):
     total = per.sum()
     if reduction == "sum":
         return xp.asarray(total, dtype=per.dtype)
-    with _errstate(xp):
-        return xp.asarray(total / denom, dtype=per.dtype)
+    return xp.asarray(_divide(total, denom), dtype=per.dtype)
+
+
+def _divide(a, b):
+    """a / b; a zero host denominator (every target ignored) gives nan quietly, as in PyTorch."""
+    if _on_host(b) and b == 0:
+        with _errstate(_xp(b)):
+            return a / b
+    return a / b
+
+
+def _on_host(v):
+    return _xp(v).__name__ == "numpy"
 
 
 class _errstate:
-    """Silence 0/0 (every target ignored gives nan, as in PyTorch) and log(0) warnings on NumPy."""
+    """Silence 0/0 and log(0) warnings on NumPy (a no-op for CuPy, which does not warn)."""
 
     def __init__(self, xp):
         self.np = xp if xp.__name__ == "numpy" else None
@@ -73,8 +84,10 @@ def _coef(g, ctx):
         return g.reshape(-1, 1)
     if ctx.reduction == "sum":
         return g
-    with _errstate(_xp(ctx.denom)):
-        return g / (Tensor._make(ctx.denom) if isinstance(g, Tensor) else ctx.denom)
+    if isinstance(g, Tensor):  # graph mode (create_graph=True): rare, so the warning guard is unconditional
+        with _errstate(_xp(ctx.denom)):
+            return g / Tensor._make(ctx.denom)
+    return _divide(g, ctx.denom)
 
 
 class CrossEntropyIndex(ArrayFunction):
@@ -90,7 +103,7 @@ class CrossEntropyIndex(ArrayFunction):
         shifted = x - x.max(axis=1, keepdims=True) if m else x
         lsm = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
         safe, wt, valid = _target_weights(x, target, weight, ignore_index)
-        picked = xp.take_along_axis(lsm, safe[:, None], axis=1)[:, 0]
+        picked = lsm[xp.arange(m), safe]
         per = -(1.0 - smoothing) * wt * picked
         if smoothing:
             smooth = -(lsm * weight).sum(axis=1) if weight is not None else -lsm.sum(axis=1)
@@ -139,7 +152,7 @@ class NllLoss(ArrayFunction):
     def forward(ctx, x, target, weight, ignore_index, reduction):
         xp = _xp(x)
         safe, wt, _ = _target_weights(x, target, weight, ignore_index)
-        picked = xp.take_along_axis(x, safe[:, None], axis=1)[:, 0]
+        picked = x[xp.arange(x.shape[0]), safe]
         per = (-wt * picked).astype(x.dtype, copy=False)
         ctx.shape, ctx.safe, ctx.wt, ctx.reduction = x.shape, safe, wt, reduction
         ctx.denom = wt.sum() if reduction == "mean" else None  # stays on the device: no sync
