@@ -45,7 +45,7 @@ import collections
 import threading
 import time
 
-from distgrad.comm.work import Work
+from distgrad.comm.work import COMM_THREADS, Work
 
 _MIN_SLEEP = 2e-5   # first pause between Test polls of point-to-point requests
 _MAX_SLEEP = 1e-3   # cap: an idle poll costs little, a late completion costs at most this
@@ -145,6 +145,7 @@ class Executor:
 
     # --- the thread -------------------------------------------------------------------------
     def _loop(self):
+        COMM_THREADS.add(threading.get_ident())
         active = []
         sleep = _MIN_SLEEP
         while True:

@@ -20,6 +20,10 @@ Example::
 """
 import threading
 
+# Thread ids of communication threads: a Work cannot be waited on from there (the thread would
+# wait for itself), which happens when a Future callback issues a blocking collective.
+COMM_THREADS = set()
+
 
 class Future:
     """A value that becomes available later, like ``torch.futures.Future``.
@@ -135,6 +139,10 @@ class Work:
         ``timeout`` (seconds or a ``timedelta``) bounds this wait only; the
         job-wide watchdog (``DISTGRAD_TIMEOUT``) applies either way.
         """
+        if not self._event.is_set() and threading.get_ident() in COMM_THREADS:
+            raise RuntimeError(f"{self._name}: waiting for a communication operation inside a Future callback "
+                               "would deadlock the communication thread; chain the work with then() or "
+                               "issue it with async_op=True")
         if timeout is not None:
             seconds = timeout.total_seconds() if hasattr(timeout, "total_seconds") else float(timeout)
             if not self._event.wait(seconds):
