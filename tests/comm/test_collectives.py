@@ -414,3 +414,17 @@ def test_world_of_one_objects_and_float16_bool():
     b = distgrad.tensor([True, False])
     dist.all_reduce(b, op=dist.ReduceOp.BXOR)
     assert b.tolist() == [True, False]
+
+
+def test_waiting_inside_the_communication_thread_raises_instead_of_deadlocking():
+    import threading
+    from distgrad.comm.work import COMM_THREADS, Work
+    pending = Work("all_reduce")
+    COMM_THREADS.add(threading.get_ident())  # pretend to be the comm thread running a Future callback
+    try:
+        with pytest.raises(RuntimeError, match="inside a Future callback would deadlock"):
+            pending.wait()
+    finally:
+        COMM_THREADS.discard(threading.get_ident())
+    pending._complete()
+    assert pending.wait() is True
