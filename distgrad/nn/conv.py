@@ -261,3 +261,50 @@ class ConvTranspose2d(_ConvTransposeNd):
 
     _dim = 2
     _op = staticmethod(conv_ops.conv_transpose2d)
+
+
+class Unfold(Module):
+    """Extracts sliding local blocks: ``(N, C, H, W) -> (N, C * prod(kernel_size), L)`` (im2col).
+
+    Example::
+
+        >>> import distgrad
+        >>> from distgrad import nn
+        >>> nn.Unfold(kernel_size=(2, 3))(distgrad.randn(2, 5, 3, 4)).shape
+        distgrad.Size([2, 30, 4])
+    """
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
+
+    def forward(self, input):
+        return conv_ops.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
+                f"stride={self.stride}")
+
+
+class Fold(Module):
+    """Sums sliding local blocks back into an image: ``(N, C * prod(kernel_size), L) -> (N, C, *output_size)``.
+
+    Example::
+
+        >>> import distgrad
+        >>> from distgrad import nn
+        >>> nn.Fold(output_size=(4, 5), kernel_size=(2, 2))(distgrad.randn(1, 12, 12)).shape
+        distgrad.Size([1, 3, 4, 5])
+    """
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, input):
+        return conv_ops.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")

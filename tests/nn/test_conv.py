@@ -336,3 +336,14 @@ def test_functional_exports():
     import distgrad.nn.functional as F
     assert F.conv2d is C.conv2d and F.conv1d is C.conv1d and F.conv_transpose2d is C.conv_transpose2d
     assert F.unfold is C.unfold and F.fold is C.fold and F.conv_transpose1d is C.conv_transpose1d
+
+
+def test_fold_unfold_layers_match_torch(rng):
+    torch = pytest.importorskip("torch")
+    for args in ((2,), ((2, 3), 2, 1, (2, 1))):
+        theirs, ours = torch.nn.Unfold(*args), distgrad.nn.Unfold(*args)
+        assert repr(ours) == repr(theirs)
+        _parity(torch, theirs, ours, [rng.standard_normal((2, 3, 7, 8))], rng)
+    theirs, ours = torch.nn.Fold((5, 6), (2, 3), 1, 1, (2, 1)), distgrad.nn.Fold((5, 6), (2, 3), 1, 1, (2, 1))
+    assert repr(ours) == repr(theirs)
+    _parity(torch, theirs, ours, [rng.standard_normal((2, 12, 18))], rng)
