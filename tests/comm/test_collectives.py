@@ -428,3 +428,30 @@ def test_waiting_inside_the_communication_thread_raises_instead_of_deadlocking()
         COMM_THREADS.discard(threading.get_ident())
     pending._complete()
     assert pending.wait() is True
+
+
+@mpi
+def test_batch_isend_irecv_ring():
+    rank, size = dist.get_rank(), dist.get_world_size()
+    got = distgrad.zeros(3, dtype=distgrad.float64)
+    ops = [dist.P2POp(dist.irecv, got, (rank - 1) % size),
+           dist.P2POp(dist.isend, distgrad.full((3,), float(rank), dtype=distgrad.float64), (rank + 1) % size)]
+    for w in dist.batch_isend_irecv(ops):
+        w.wait()
+    np.testing.assert_array_equal(got.numpy(), np.full(3, float((rank - 1) % size)))
+    with pytest.raises(ValueError, match="Invalid ``op``"):
+        dist.P2POp(dist.all_reduce, got, 0)
+
+
+def test_future_chains_values_and_errors():
+    from distgrad.comm.work import Future
+    f = Future()
+    doubled = f.then(lambda fut: fut.value() * 2)
+    failed = doubled.then(lambda fut: 1 / 0)
+    assert not doubled.done()
+    f.set_result(21)
+    assert doubled.wait() == 42
+    with pytest.raises(ZeroDivisionError):
+        failed.wait()
+    with pytest.raises(RuntimeError, match="already set"):
+        f.set_result(1)
