@@ -36,7 +36,7 @@ import traceback
 
 from launch.bootstrap import run_target
 
-INPROCESS_VAR = "DISTGRAD_LAUNCH_INPROCESS"  # read by distgrad.comm.env
+INPROCESS_VAR = "DISTGRAD_LAUNCH_INPROCESS"  # read by distgrad.comm.env: "this process, no MPI"
 _FORWARD = ("OMP_NUM_THREADS", "DISTGRAD_TIMEOUT", "PYTHONPATH", "PYTHONUNBUFFERED")
 
 
@@ -145,7 +145,7 @@ def _strip_dashdash(args):
 
 def run_in_process(opts):
     """Run the script in this process as rank 0 of a world of one; return its exit status."""
-    os.environ.update({INPROCESS_VAR: "1", "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1",
+    os.environ.update({INPROCESS_VAR: str(os.getpid()), "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1",
                        "LOCAL_WORLD_SIZE": "1"})
     if opts.timeout is not None:
         os.environ["DISTGRAD_TIMEOUT"] = repr(opts.timeout)

@@ -21,7 +21,8 @@ Example::
 import os
 import threading
 
-# `distgrad-launch -n 1` runs the script inside the launcher process, with no MPI.
+# `distgrad-launch -n 1` runs the script inside the launcher process, with no MPI; the variable
+# holds that process's id, so processes the script starts (perhaps under mpiexec) ignore it.
 INPROCESS_VAR = "DISTGRAD_LAUNCH_INPROCESS"
 
 # Variables that only an MPI launcher sets in the processes it starts.
@@ -44,7 +45,7 @@ def launched_by_mpi(environ=None):
     other marker: that process is deliberately a world of one.
     """
     environ = os.environ if environ is None else environ
-    if environ.get(INPROCESS_VAR) == "1":
+    if environ.get(INPROCESS_VAR) == str(os.getpid()):
         return False
     if any(k in environ for k in _MPI_MARKERS):
         return True

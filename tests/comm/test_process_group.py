@@ -33,8 +33,9 @@ def test_launcher_detection_from_environment():
     assert not env.launched_by_mpi({"SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "1"})
     assert not env.launched_by_mpi({"SLURM_NTASKS": "8", "SLURM_JOB_ID": "5"})  # a batch script
     assert not env.launched_by_mpi({})
-    # The launcher's in-process mode (-n 1) wins over everything.
-    assert not env.launched_by_mpi({"OMPI_COMM_WORLD_SIZE": "2", env.INPROCESS_VAR: "1"})
+    # The launcher's in-process mode (-n 1) wins over everything, in the launcher's process only.
+    assert not env.launched_by_mpi({"OMPI_COMM_WORLD_SIZE": "2", env.INPROCESS_VAR: str(os.getpid())})
+    assert env.launched_by_mpi({"OMPI_COMM_WORLD_SIZE": "2", env.INPROCESS_VAR: str(os.getpid() + 1)})
     assert env.launcher_world_size({"OMPI_COMM_WORLD_SIZE": "3"}) == 3
 
 
