@@ -9,7 +9,8 @@ What it does for N > 1:
   confirmation, needed in containers) and adds ``--oversubscribe`` when N
   exceeds the physical cores (without a hostfile);
 * sets ``OMP_NUM_THREADS=1`` unless it is already set, so N ranks do not each
-  start a BLAS thread per core;
+  start a BLAS thread per core, and ``PYTHONUNBUFFERED=1`` (unless set) so
+  that output printed before a failure is not lost when the job is aborted;
 * starts ``python -m launch.bootstrap script.py args`` on every rank, which
   sets ``RANK``/``LOCAL_RANK``/``WORLD_SIZE``/``LOCAL_WORLD_SIZE`` and runs the
   script as ``__main__``;
@@ -186,6 +187,9 @@ def run_mpi(opts):
     env = dict(os.environ)
     env.pop(INPROCESS_VAR, None)
     env.setdefault("OMP_NUM_THREADS", "1")
+    # A rank killed by MPI_Abort loses what sits in its stdout buffer; unbuffered, every line
+    # printed before a failure reaches the terminal.
+    env.setdefault("PYTHONUNBUFFERED", "1")
     if opts.timeout is not None:
         env["DISTGRAD_TIMEOUT"] = repr(opts.timeout)
     cmd = build_command(opts, env)
