@@ -32,7 +32,9 @@ def parse_to(args, kwargs):
             device, dtype = a.device, a.dtype
         elif isinstance(a, dtypes.dtype) or (isinstance(a, str) and a in dtypes._NAMES):
             dtype = a
-        elif isinstance(a, (str, backend.device, int)) and not isinstance(a, bool):
+        elif isinstance(a, bool):
+            pass  # non_blocking, given positionally: copies here are synchronous anyway
+        elif isinstance(a, (str, backend.device, int)):
             device = a
         elif isinstance(a, type):
             dtype = a

@@ -14,6 +14,8 @@ Example::
     tensor([[1, 0, 0],
             [0, 0, 1]])
 """
+import warnings
+
 from distgrad import dtypes
 from distgrad import random
 from distgrad.autograd.grad_mode import no_grad
@@ -113,15 +115,56 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not isinstance(input, Tensor):
         raise TypeError(f"dropout(): argument 'input' must be Tensor, not {type(input).__name__}")
+    return _masked_dropout(input, p, training, inplace, tuple(input.shape))
+
+
+def _masked_dropout(input, p, training, inplace, mask_shape):
+    """Multiply by a 0 / (1/(1-p)) mask of ``mask_shape`` (broadcast over the rest of the input)."""
     if not training or p == 0:
         return input
+    dtype = input._data.dtype
     if p == 1:
-        mask = input._xp().zeros(input._data.shape, dtype=input._data.dtype)
+        mask = input._xp().zeros(mask_shape, dtype=dtype)
     else:
-        u = random.uniform_array(input.shape, 0.0, 1.0, input._data.dtype, input.device)
-        mask = (u >= p).astype(input._data.dtype) * input._data.dtype.type(1.0 / (1.0 - p))
+        u = random.uniform_array(mask_shape, 0.0, 1.0, dtype, input.device)
+        mask = (u >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p))
     mask = Tensor._make(mask)
     return input.mul_(mask) if inplace else input * mask
+
+
+def _feature_dropout(op, input, p, training, inplace, ranks):
+    """Drop whole channels: one draw per (sample, channel); ``ranks`` = (unbatched, batched) ndim."""
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    nd = input.ndim
+    if nd not in ranks:
+        msg = (f"{op}: Received a {nd}-D input of shape {tuple(input.shape)}; {op} drops whole channels of "
+               f"inputs with a channel dimension, {ranks[0] - 1} spatial dimension(s) and an optional batch "
+               f"dimension (i.e. {ranks[0]}D or {ranks[1]}D inputs)")
+        if op == "dropout1d" or nd < 2:
+            raise RuntimeError(msg)
+        warnings.warn(msg + "; treating dims 0 and 1 as (N, C)", stacklevel=3)
+    # PyTorch reads a 3-D input to dropout2d as (N, C, L), so only the smallest rank is unbatched
+    lead = 1 if nd == ranks[0] and op != "dropout2d" else 2
+    mask_shape = tuple(input.shape[:lead]) + (1,) * (nd - lead)
+    return _masked_dropout(input, p, training, inplace, mask_shape)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero entire channels of (N, C, L) or (C, L) input with probability ``p``."""
+    return _feature_dropout("dropout1d", input, p, training, inplace, (2, 3))
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero entire channels of (N, C, H, W) input with probability ``p`` (3-D input counts as (N, C, L))."""
+    return _feature_dropout("dropout2d", input, p, training, inplace, (3, 4))
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    """Zero entire channels of (N, C, D, H, W) or (C, D, H, W) input with probability ``p``."""
+    return _feature_dropout("dropout3d", input, p, training, inplace, (4, 5))
 
 
 # --- embeddings and encodings --------------------------------------------------------------------

@@ -78,8 +78,13 @@ class Module(hooks.ModuleHooks):
     # --- calling --------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         d = self.__dict__
-        if not (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]
-                or d["_backward_pre_hooks"]):
+        try:
+            hooked = d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"] \
+                or d["_backward_pre_hooks"]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__}: Module.__init__() was never called; call "
+                                 "super().__init__() at the start of __init__") from None
+        if not hooked:
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 

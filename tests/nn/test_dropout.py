@@ -55,3 +55,33 @@ def test_repr_matches_torch():
     torch = pytest.importorskip("torch")
     same_repr(nn.Dropout(), torch.nn.Dropout())
     same_repr(nn.Dropout(0.25, inplace=True), torch.nn.Dropout(0.25, inplace=True))
+
+
+@pytest.mark.parametrize("name,shape,lead", [("Dropout1d", (4, 6, 5), 2), ("Dropout1d", (6, 5), 1),
+                                             ("Dropout2d", (4, 6, 3, 3), 2), ("Dropout2d", (4, 6, 5), 2),
+                                             ("Dropout3d", (2, 6, 2, 2, 2), 2), ("Dropout3d", (6, 2, 2, 2), 1)])
+def test_channel_dropout_drops_whole_channels(name, shape, lead):
+    import warnings
+    drop = getattr(nn, name)(0.5)
+    x = distgrad.ones(*shape, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        y = drop(x)
+    per_channel = y.detach().numpy().reshape(int(np.prod(shape[:lead])), -1)
+    assert all(len(set(row.tolist())) == 1 for row in per_channel)  # all kept (2.0) or all dropped
+    assert set(per_channel[:, 0].tolist()) <= {0.0, 2.0}
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())
+    assert drop.eval()(x) is x
+
+
+def test_channel_dropout_errors_and_repr():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="dropout1d"):
+        F.dropout1d(distgrad.ones(2, 3, 4, 5))
+    with pytest.warns(UserWarning, match="dropout2d"):
+        F.dropout2d(distgrad.ones(2, 3))
+    with pytest.raises(ValueError):
+        nn.Dropout2d(2.0)
+    for name in ("Dropout1d", "Dropout2d", "Dropout3d"):
+        same_repr(getattr(nn, name)(0.3, inplace=True), getattr(torch.nn, name)(0.3, inplace=True))
