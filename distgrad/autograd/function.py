@@ -41,6 +41,7 @@ from distgrad.backend import is_array as backend_is_array
 from distgrad.autograd import grad_mode
 
 _state = grad_mode.state
+_new_object = object.__new__
 Tensor = None  # bound by distgrad.autograd.tensor once the class exists (import cycle)
 
 FREED_MESSAGE = (
@@ -327,7 +328,7 @@ class Function:
         suffix = "Backward0" if builtin else "Backward"
         cls._node_name = cls.__dict__.get("node_name", cls.__name__ + suffix)
         # a node class of that name, so type(t.grad_fn).__name__ reads as in PyTorch
-        cls._node_cls = type(cls._node_name, (BackwardNode,), {"__module__": cls.__module__})
+        cls._node_cls = type(cls._node_name, (BackwardNode,), {"__module__": cls.__module__, "_fn": cls})
 
     def __init__(self, *args, **kwargs):
         raise RuntimeError(
@@ -444,7 +445,7 @@ def _meta(t):
 
 
 def _record(cls, args):
-    node = cls._node_cls(cls)
+    node = _new_object(cls._node_cls)  # the node class carries _fn: no __init__ call on the hot path
     needs = []
     arrays = []
     nexts, pos, shapes = [], [], []

@@ -31,6 +31,11 @@ def is_grad_enabled():
     return state.enabled
 
 
+# How many inference_mode blocks are open in any thread: lets tensor creation skip the
+# thread-local lookup in the common case where none is.
+inference_active = [0]
+
+
 def is_inference_mode_enabled():
     """True inside ``inference_mode()`` in this thread."""
     return state.inference
@@ -172,10 +177,12 @@ class inference_mode(_DecoratorContext):
         if self.mode:
             state.enabled = False
             state.inference = True
+        inference_active[0] += 1
         return self
 
     def __exit__(self, *exc):
         state.enabled, state.inference = self.prev
+        inference_active[0] -= 1
         return False
 
     def clone(self):

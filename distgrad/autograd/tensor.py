@@ -26,6 +26,7 @@ from distgrad.autograd.function import AccumulateGrad, add_hook
 _state = grad_mode.state
 _ndarray = np.ndarray
 _new = object.__new__
+_inference_active = grad_mode.inference_active
 
 
 class VersionCounter:
@@ -94,7 +95,7 @@ class Tensor:
         t._output_nr = 0
         t._vc = vc if vc is not None else VersionCounter()
         t._base = None
-        if _state.inference:
+        if _inference_active[0] and _state.inference:
             t._inference = True
         return t
 
