@@ -357,3 +357,26 @@ def test_repr_matches_torch():
         return Custom()
     same_repr(build(distgrad), build(torch))
     same_repr(distgrad.nn.Module(), torch.nn.Module())
+
+
+def test_forgotten_super_init_is_a_clear_error():
+    class Forgot(nn.Module):
+        def __init__(self):
+            pass
+
+        def forward(self, x):
+            return x
+    with pytest.raises(AttributeError, match=r"Forgot: Module.__init__\(\) was never called"):
+        Forgot()(1)
+
+
+def test_to_accepts_pytorch_argument_forms():
+    m = nn.Linear(2, 2)
+    m.to("cpu", distgrad.float64, False)
+    assert m.weight.dtype == distgrad.float64
+    m.to(device="cpu", dtype=distgrad.float32, non_blocking=True)
+    assert m.weight.dtype == distgrad.float32
+    m.to(distgrad.zeros(1, dtype=distgrad.float64))
+    assert m.bias.dtype == distgrad.float64
+    with pytest.raises(TypeError):
+        m.to(3.5)
