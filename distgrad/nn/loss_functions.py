@@ -248,6 +248,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         target = to(target, input.dtype)
     w = None
     if weight is not None:
+        try:
+            np.broadcast_shapes(tuple(weight.shape), tuple(input.shape))
+        except ValueError:
+            raise RuntimeError(f"binary_cross_entropy: weight of shape {tuple(weight.shape)} does not broadcast to "
+                               f"the input shape {tuple(input.shape)}") from None
         w = input._xp().broadcast_to(weight._data.astype(input._data.dtype, copy=False), tuple(input.shape))
     return _reduce(BinaryCrossEntropy.apply(input, target, w), reduction)
 

@@ -214,3 +214,8 @@ def test_loss_errors():
             F.mse_loss(distgrad.zeros(2, 3), distgrad.zeros(2, 4))
     with pytest.warns(UserWarning, match="target size"):
         F.l1_loss(distgrad.zeros(2, 3), distgrad.zeros(3))
+
+
+def test_bce_weight_must_broadcast():
+    with pytest.raises(RuntimeError, match=r"weight of shape \(4,\) does not broadcast to the input shape \(2, 3\)"):
+        F.binary_cross_entropy(distgrad.full((2, 3), 0.5), distgrad.ones(2, 3), weight=distgrad.ones(4))
