@@ -52,6 +52,7 @@ from distgrad import utils  # noqa: F401,E402  (after the ops: the loaders stack
 from distgrad import optim  # noqa: F401,E402  (after the tensor API it builds on)
 from distgrad import nn  # noqa: F401,E402  (after the tensor API it builds on)
 from distgrad import distributed  # noqa: F401,E402  (torch.distributed; never initialises MPI on import)
+from distgrad import cuda  # noqa: F401,E402  (torch.cuda: devices, seeds; answers "no GPU" without CuPy)
 
 half, float, double = float16, float32, float64  # noqa: A001  (PyTorch's aliases)
 short, int, long = int16, int32, int64  # noqa: A001

@@ -34,7 +34,8 @@ class Generator:
         self.device = backend.device(device) if not isinstance(device, backend.device) else device
         self._seed = _DEFAULT_SEED
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
-        self._cuda_rng = None
+        self._cuda_rngs = {}   # CUDA ordinal -> CuPy generator (its state lives on that device)
+        self._cuda_seeds = {}  # CUDA ordinal -> seed set by distgrad.cuda.manual_seed
 
     def manual_seed(self, seed):
         seed = int(seed)
@@ -42,11 +43,12 @@ class Generator:
             seed &= (1 << 64) - 1
         self._seed = seed
         self._rng = np.random.Generator(np.random.PCG64(seed))
-        self._cuda_rng = None
+        self._cuda_rngs = {}
+        self._cuda_seeds = {}
         return self
 
     def seed(self):
-        s = int(np.random.SeedSequence().entropy) & ((1 << 63) - 1)
+        s = fresh_seed()
         self.manual_seed(s)
         return s
 
@@ -77,14 +79,41 @@ class Generator:
         """The NumPy generator behind this one (host draws)."""
         return self._rng
 
-    def cupy(self):
+    def cupy(self, index=None):
+        """The CuPy generator of CUDA device ``index`` (default: the current one), made on first use.
+
+        Each device has its own, seeded from this generator's seed (or from
+        ``cuda_manual_seed``), because a CuPy generator's state lives in one
+        device's memory.
+        """
         cp = backend.cupy_module()
-        if self._cuda_rng is None:
-            self._cuda_rng = cp.random.default_rng(self._seed)
-        return self._cuda_rng
+        if index is None:
+            index = cp.cuda.runtime.getDevice()
+        rng = self._cuda_rngs.get(index)
+        if rng is None:
+            with cp.cuda.Device(index):
+                rng = cp.random.default_rng(self._cuda_seeds.get(index, self._seed))
+            self._cuda_rngs[index] = rng
+        return rng
+
+    def cuda_manual_seed(self, seed, index):
+        """Reseed only CUDA device ``index`` (``distgrad.cuda.manual_seed``); its generator restarts lazily."""
+        seed = int(seed)
+        if seed < 0:
+            seed &= (1 << 64) - 1
+        self._cuda_seeds[index] = seed
+        self._cuda_rngs.pop(index, None)
+
+    def cuda_initial_seed(self, index):
+        return self._cuda_seeds.get(index, self._seed)
 
 
 default_generator = Generator()
+
+
+def fresh_seed():
+    """A non-deterministic 63-bit seed."""
+    return int(np.random.SeedSequence().entropy) & ((1 << 63) - 1)
 
 
 def manual_seed(seed):
@@ -113,7 +142,23 @@ def _draw(dev, generator, kind, shape, *args):
     if dev.type == "cpu":
         return getattr(gen.numpy(), kind)(*args, size=shape)
     with backend.cupy_module().cuda.Device(dev.index):
-        return getattr(gen.cupy(), kind)(*args, size=shape)
+        return device_draw(gen.cupy(dev.index), kind, shape, *args)
+
+
+def device_draw(rng, kind, shape, *args):
+    """Draw ``kind`` ("uniform", "normal", "integers", "permutation") from a CuPy generator.
+
+    CuPy's ``Generator`` has NumPy's ``uniform``/``integers``/``standard_normal``/
+    ``random`` but no ``normal`` and no ``permutation``, so those two are built
+    from the others here.
+    """
+    if kind == "normal":
+        mean, std = args
+        return rng.standard_normal(size=shape) * std + mean
+    if kind == "permutation":
+        # the order of n distinct-with-probability-one uniform draws is a uniform permutation
+        return rng.random(size=(args[0],)).argsort()
+    return getattr(rng, kind)(*args, size=shape)
 
 
 def uniform_array(shape, low, high, np_dtype, dev, generator=None):
@@ -137,4 +182,4 @@ def permutation_array(n, dev, generator=None):
         return gen.numpy().permutation(n).astype(np.int64)
     cp = backend.cupy_module()
     with cp.cuda.Device(dev.index):
-        return gen.cupy().permutation(n).astype(cp.int64)
+        return device_draw(gen.cupy(dev.index), "permutation", None, n).astype(cp.int64)

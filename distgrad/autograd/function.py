@@ -36,6 +36,7 @@ import traceback
 import weakref
 
 from distgrad.autograd import anomaly
+from distgrad import backend as _backend
 from distgrad.backend import get_array_module
 from distgrad.backend import is_array as backend_is_array
 from distgrad.autograd import grad_mode
@@ -405,7 +406,11 @@ class ArrayFunction(Function):
                 if a.__class__ is Tensor or isinstance(a, Tensor):
                     if a._requires_grad:
                         return _record(cls, args)
-        out = cls.forward(_NO_CTX, *[a._data if isinstance(a, Tensor) else a for a in args])
+        try:
+            out = cls.forward(_NO_CTX, *[a._data if isinstance(a, Tensor) else a for a in args])
+        except (TypeError, ValueError):
+            check_same_device(cls, args)
+            raise
         if cls._view:
             base = args[0]
             if type(out) is tuple:
@@ -417,6 +422,24 @@ class ArrayFunction(Function):
 
 
 _NO_CTX = _NoCtx()
+
+
+def check_same_device(cls, args):
+    """Raise PyTorch's RuntimeError, naming both devices, when an op's tensors live on different devices.
+
+    Ops call it only after their forward failed (CuPy refuses NumPy operands
+    and NumPy refuses CuPy ones, with a TypeError or ValueError that does not
+    say why), so agreeing devices cost nothing.
+    """
+    first = None
+    for a in args:
+        if isinstance(a, Tensor) or backend_is_array(a):  # raw arrays: index positions built on a device
+            d = a.device if isinstance(a, Tensor) else _backend.device_of(a)
+            if first is None:
+                first = d
+            elif d != first:
+                raise RuntimeError(f"{cls.__name__.lower()}: Expected all tensors to be on the same device, but "
+                                   f"found at least two devices, {first} and {d}!")
 
 
 def _connect_inputs(node, args):
@@ -471,7 +494,11 @@ def _record(cls, args):
     node._in_shapes = tuple(shapes)
     if anomaly.state.enabled:
         node._trace = "".join(traceback.format_stack()[:-2])
-    out = cls.forward(node, *arrays)
+    try:
+        out = cls.forward(node, *arrays)
+    except (TypeError, ValueError):
+        check_same_device(cls, args)
+        raise
     if type(out) is not tuple:
         if cls._view:
             t = args[0]._view_of(out)

@@ -40,17 +40,21 @@ def as_operand(x, like):
 
 
 def same_device(op, a, b):
+    """``(a, b)`` on one device: a CPU 0-d tensor joins the other's device, as in PyTorch; else RuntimeError."""
     if type(a._data) is not type(b._data) or a.device != b.device:
+        if b._data.ndim == 0 and b.device.type == "cpu":
+            return a, to(b, device=a.device)
         if a._data.ndim == 0 and a.device.type == "cpu":
-            return  # a CPU scalar tensor may join any device, as in PyTorch
+            return to(a, device=b.device), b
         raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found at least two "
                            f"devices, {a.device} and {b.device}!")
+    return a, b
 
 
 def promote(op, a, b):
     """Cast ``a``/``b`` (tensors or scalars, at least one a tensor) to the dtype PyTorch gives ``op``."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        same_device(op, a, b) if a._data.ndim else same_device(op, b, a)
+        a, b = same_device(op, a, b)
         if a._data.dtype == b._data.dtype:
             return a, b
         rt = dtypes.result_type(a, b)
