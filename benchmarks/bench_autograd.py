@@ -47,9 +47,11 @@ def mlp(lib, sizes, seed=0):
     return lib.nn.Sequential(*layers)
 
 
-def train_step_fn(lib, sizes, batch):
+def train_step_fn(lib, sizes, batch, make_optimizer=None):
+    """A closure running one training step (zero_grad, forward, cross-entropy, backward, step)."""
     model = mlp(lib, sizes)
-    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    make_optimizer = make_optimizer or (lambda params: lib.optim.SGD(params, lr=0.01, momentum=0.9))
+    opt = make_optimizer(model.parameters())
     loss_fn = lib.nn.CrossEntropyLoss()
     rng = np.random.default_rng(0)
     x = lib.tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32))

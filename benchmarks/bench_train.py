@@ -11,7 +11,7 @@ import numpy as np
 
 import _common  # noqa: F401  (pins threads before numpy/torch load)
 from _common import fmt_us, ratio, table, timeit, torch_or_none
-from bench_autograd import mlp
+from bench_autograd import train_step_fn
 
 import distgrad
 
@@ -19,18 +19,7 @@ CASES = [((784, 1024, 1024, 10), 256), ((64, 64, 64, 10), 32)]
 
 
 def step_fn(lib, sizes, batch):
-    model = mlp(lib, sizes)
-    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = lib.nn.CrossEntropyLoss()
-    rng = np.random.default_rng(0)
-    x = lib.tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32))
-    y = lib.tensor(rng.integers(0, sizes[-1], batch))
-
-    def step():
-        opt.zero_grad()
-        loss_fn(model(x), y).backward()
-        opt.step()
-    return step
+    return train_step_fn(lib, sizes, batch, lambda params: lib.optim.Adam(params, lr=1e-3))
 
 
 def numpy_floor_fn(sizes, batch):

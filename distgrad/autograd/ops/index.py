@@ -294,7 +294,7 @@ class IndexPut(ArrayFunction):
         if ctx.needs_input_grad[0]:
             gx = IndexPut.apply(g, 0, ctx.key)
         if ctx.needs_input_grad[1]:
-            from distgrad.autograd.ops.reduce import sum_to
+            from distgrad.autograd.ops.tensor_xp import sum_to
             gv = _index_with(g, ctx.key)
             lead = len(ctx.v_shape) - gv.ndim
             if lead > 0:

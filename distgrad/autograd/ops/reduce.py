@@ -387,22 +387,3 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         from distgrad.autograd.ops.arithmetic import where
         return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / p))
     return s ** (1.0 / p)
-
-
-def sum_to(g, shape):
-    """Sum ``g`` down to ``shape`` (the inverse of broadcasting); ValueError if it cannot broadcast."""
-    gshape = g._data.shape
-    if gshape == tuple(shape):
-        return g
-    lead = len(gshape) - len(shape)
-    if lead < 0:
-        raise ValueError(f"cannot sum {gshape} to {shape}")
-    axes = list(range(lead))
-    for i, s in enumerate(shape):
-        gs = gshape[lead + i]
-        if s == 1 and gs != 1:
-            axes.append(lead + i)
-        elif s != gs:
-            raise ValueError(f"cannot sum {gshape} to {shape}")
-    out = Sum.apply(g, tuple(axes), True) if axes else g
-    return out.reshape(shape) if out._data.shape != tuple(shape) else out
