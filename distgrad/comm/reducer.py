@@ -120,7 +120,7 @@ class Reducer:
         for b in self.buckets:
             for j, i in enumerate(b.indices):
                 self._loc[i] = (b, j)
-        self._index_of = {id(p): i for i, p in enumerate(self.params)}
+        self._prepare_runs()
         ref = weakref.ref(self)
         self._handles = [p.register_post_accumulate_grad_hook(_hook_for(ref, i)) for i, p in enumerate(self.params)]
         weakref.finalize(self, _remove_handles, self._handles)
@@ -252,7 +252,11 @@ class Reducer:
             self._fill_meta(b)
         tl = timeline._current
         t0 = tl.now() if tl is not None else 0.0
-        b.work = self.group.allreduce(b.flat, RedOpType.SUM, async_op=True, name=f"DDP allreduce of bucket {b.index}")
+        if b.run is None:
+            b.work = self.group.allreduce(b.flat, RedOpType.SUM, async_op=True, name=b.label)
+        else:
+            # numbered and watched like any collective, minus the per-call checks and staging
+            b.work = self.group._collective(b.label, b.run, None, b.detail, True)
         if tl is not None:
             args = {"bucket": b.index, "params": len(b.params), "MB": round(b.nbytes / 2 ** 20, 3)}
 
@@ -260,11 +264,54 @@ class Reducer:
                 tl.add(f"allreduce bucket {b.index}", timeline.COMM, t0, tl.now(), args)
             b.work.get_future().add_done_callback(done)
 
+    def _prepare_runs(self):
+        """Pre-build each bucket's MPI call (buffer spec, datatype, op) once, for the fast launch path.
+
+        A bucket qualifies when it is contiguous host memory of a type MPI
+        reduces natively and the group runs over MPI; others (GPU buckets,
+        float16, a world without MPI) go through ``ProcessGroup.allreduce``,
+        which stages them.  Measured on 2 ranks: ~0.1 ms less per launch.
+        """
+        pg = self.group
+        for b in self.buckets:
+            b.label = f"DDP allreduce of bucket {b.index}"
+            b.detail = f"{b.flat.dtype}, {b.flat.size} elements"
+            b.run = None
+            if (pg._MPI is None or backend.device_of(b.flat).type != "cpu"
+                    or b.flat.dtype.kind != "f" or b.flat.dtype.itemsize < 4):
+                continue
+            spec = [b.flat, pg._dt(b.flat)]
+            op, comm, in_place = pg._op(RedOpType.SUM, b.flat.dtype), pg._comm, pg._in_place
+
+            def run(comm=comm, in_place=in_place, spec=spec, op=op):
+                comm.Allreduce(in_place, spec, op)
+            b.run = run
+
     def _fill_meta(self, b):
         """The last bucket's trailing elements: [this rank lacked gradients, per-parameter used flags]."""
         flags = [1.0 if self._forced else 0.0]
         flags += [1.0 if (g or u) else 0.0 for g, u in zip(self._got, self._used_unsynced)]
         b.meta[...] = backend.as_array(flags, b.flat.dtype, backend.device_of(b.flat))
+
+    def reduce_gradients(self):
+        """Average every parameter's current ``.grad`` over the group now, as a backward pass would.
+
+        Collective.  For gradients that were not produced by a backward pass
+        through the DDP model, and for timing the synchronisation on its own
+        (``benchmarks/bench_ddp.py``).  Parameters without a gradient count as
+        unused, with the same rules (and error) as in backward.
+        """
+        if self._in_backward:
+            raise RuntimeError(f"{WHERE}: reduce_gradients() cannot run inside a backward pass that DDP reduces")
+        self._reset()
+        self.expect = True
+        self._in_backward = True
+        for i in range(len(self.params) - 1, -1, -1):
+            grad = self.params[i]._grad
+            if grad is not None:
+                self._got[i] = True
+                self._mark(i, grad)
+        self._finalize()
 
     # --- the end of backward -------------------------------------------------------------------
     def _finalize(self):

@@ -381,3 +381,18 @@ def test_backward_interrupted_midway_is_reported_at_the_next_forward():
     parts = [local_grads(ddp.module, shard(x, r), shard(y, r)) for r in range(size)]
     for i, p in enumerate(ddp.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), sum(part[i] for part in parts) / size, rtol=1e-12)
+
+
+def test_buckets_are_dtype_homogeneous_and_mixed_models_reduce_correctly():
+    rank, size = rank_size()
+    distgrad.manual_seed(5)
+    model = nn.Sequential(nn.Linear(3, 4).double(), nn.Linear(4, 2).half(), nn.Linear(2, 2))
+    ddp = DDP(model, bucket_cap_mb=25)
+    kinds = sorted(str(b.flat.dtype) for b in ddp.reducer.buckets)
+    assert kinds == ["float16", "float32", "float64"]
+    for p in ddp.parameters():
+        p.grad = distgrad.full(p.shape, float(rank + 1), dtype=p.dtype)
+    ddp.reducer.reduce_gradients()
+    want = sum(r + 1 for r in range(size)) / size
+    for p in ddp.parameters():
+        np.testing.assert_allclose(p.grad.float().numpy(), np.full(tuple(p.shape), want), rtol=1e-3)
