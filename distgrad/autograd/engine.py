@@ -152,7 +152,15 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, cap
                     continue
             for g in grads:
                 if g is not None:
-                    outs = _run_node(node, grads, check_nan, arrays)
+                    if node._pre_hooks or node._post_hooks or check_nan:
+                        outs = _run_node(node, grads, check_nan, arrays)
+                    else:
+                        try:
+                            outs = node._apply_backward(grads, arrays)
+                        except Exception as exc:
+                            if anomaly.state.enabled:
+                                anomaly.with_forward_trace(node, exc)
+                            raise
                     if not retain_graph:
                         node._saved = None
                     break

@@ -37,6 +37,8 @@ import weakref
 
 from distgrad.autograd import anomaly
 from distgrad import backend as _backend
+from numpy import ndarray as _ndarray
+
 from distgrad.backend import get_array_module
 from distgrad.backend import is_array as backend_is_array
 from distgrad.autograd import grad_mode
@@ -184,7 +186,13 @@ class BackwardNode(Node):
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
         if self._array_mode:
-            return tuple([self._unpack_array(e) for e in saved])
+            out = []
+            for e in saved:
+                if e[0] == "t" and e[1]._vc.value == e[2]:
+                    out.append(e[1]._data)  # the common case, inlined
+                else:
+                    out.append(self._unpack_array(e))
+            return tuple(out)
         return tuple([self._unpack(e) for e in saved])
 
     def _unpack_array(self, entry):
@@ -270,19 +278,25 @@ class BackwardNode(Node):
                 raise RuntimeError(
                     f"function {self.name()} returned an incorrect number of gradients "
                     f"(expected {nargs}, got {len(res)})")
-        if len(argpos) == len(res):
-            out = res
-        else:
-            out = [res[p] for p in argpos]
+        out = res if len(argpos) == len(res) else [res[p] for p in argpos]
+        expected = _ndarray if arrays else Tensor
+        for r in out:
+            if r is not None and r.__class__ is not expected:
+                return self._check_results(out, arrays)
+        return out
+
+    def _check_results(self, out, arrays):
+        """The slow path of result checking: CuPy arrays, NumPy scalars, subclasses, or an error."""
+        out = list(out)
         for i, r in enumerate(out):
-            if r is not None and not (backend_is_array(r) if arrays else isinstance(r, Tensor)):
-                if arrays and hasattr(r, "dtype") and hasattr(r, "shape") and r.shape == ():
-                    # NumPy math on 0-d arrays returns scalars: make them 0-d arrays again
-                    out = list(out)
-                    out[i] = get_array_module(r).asarray(r)
-                    continue
-                raise RuntimeError(f"{self.name()}.backward returned {type(r).__name__} for an input: "
-                                   f"expected Variable or None (got {type(r).__name__})")
+            if r is None or (backend_is_array(r) if arrays else isinstance(r, Tensor)):
+                continue
+            if arrays and hasattr(r, "dtype") and hasattr(r, "shape") and r.shape == ():
+                # NumPy math on 0-d arrays returns scalars: make them 0-d arrays again
+                out[i] = get_array_module(r).asarray(r)
+                continue
+            raise RuntimeError(f"{self.name()}.backward returned {type(r).__name__} for an input: "
+                               f"expected Variable or None (got {type(r).__name__})")
         return out
 
 
