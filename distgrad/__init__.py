@@ -13,11 +13,12 @@ Example::
 from distgrad import autograd  # noqa: F401  (binds every op to Tensor)
 from distgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
-from distgrad.autograd.ops.arithmetic import (add, allclose, bitwise_and, bitwise_not, bitwise_or,  # noqa: F401
-                                              bitwise_xor, div, divide, eq, equal, floor_divide, ge, gt,
-                                              isclose, le, logical_and, logical_not, logical_or,
-                                              logical_xor, lt, maximum, minimum, mul, multiply, ne, pow,
-                                              remainder, rsub, sub, subtract, true_divide, where)
+from distgrad.autograd.ops.arithmetic import (add, div, divide, floor_divide, maximum, minimum, mul,  # noqa: F401
+                                              multiply, pow, remainder, rsub, sub, subtract, true_divide,
+                                              where)
+from distgrad.autograd.ops.compare import (allclose, bitwise_and, bitwise_not, bitwise_or,  # noqa: F401
+                                           bitwise_xor, eq, equal, ge, gt, isclose, le, logical_and,
+                                           logical_not, logical_or, logical_xor, lt, ne)
 from distgrad.autograd.ops.cast import clone  # noqa: F401
 from distgrad.autograd.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
 from distgrad.autograd.ops.gather import (gather, index_add, index_select, scatter, scatter_add,  # noqa: F401

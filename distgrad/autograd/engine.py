@@ -21,7 +21,7 @@ import threading
 from distgrad.autograd import anomaly
 from distgrad.autograd import function as _function
 from distgrad.autograd import grad_mode
-from distgrad.autograd.function import AccumulateGrad
+from distgrad.autograd.graph import AccumulateGrad
 from distgrad.backend import get_array_module
 
 _state = grad_mode.state

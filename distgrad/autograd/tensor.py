@@ -21,7 +21,7 @@ from distgrad import dtypes
 from distgrad.autograd import engine
 from distgrad.autograd import function as _function
 from distgrad.autograd import grad_mode
-from distgrad.autograd.function import AccumulateGrad, add_hook
+from distgrad.autograd.graph import AccumulateGrad, add_hook
 
 _state = grad_mode.state
 _ndarray = np.ndarray
@@ -351,7 +351,7 @@ class Tensor:
 
     def __bool__(self):
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.reshape(()).item())
 
     def __float__(self):

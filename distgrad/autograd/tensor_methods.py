@@ -11,6 +11,7 @@ Example::
     True
 """
 from distgrad.autograd.ops import arithmetic as ar
+from distgrad.autograd.ops import compare as cmp
 from distgrad.autograd.ops import cast
 from distgrad.autograd.ops import gather as ga
 from distgrad.autograd.ops import index as ix
@@ -50,19 +51,19 @@ Tensor.__rmatmul__ = _swap(linalg.matmul)
 Tensor.__neg__ = un.neg
 Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = un.abs
-Tensor.__eq__ = ar.eq
-Tensor.__ne__ = ar.ne
-Tensor.__lt__ = ar.lt
-Tensor.__le__ = ar.le
-Tensor.__gt__ = ar.gt
-Tensor.__ge__ = ar.ge
-Tensor.__and__ = ar.bitwise_and
-Tensor.__rand__ = _swap(ar.bitwise_and)
-Tensor.__or__ = ar.bitwise_or
-Tensor.__ror__ = _swap(ar.bitwise_or)
-Tensor.__xor__ = ar.bitwise_xor
-Tensor.__rxor__ = _swap(ar.bitwise_xor)
-Tensor.__invert__ = ar.bitwise_not
+Tensor.__eq__ = cmp.eq
+Tensor.__ne__ = cmp.ne
+Tensor.__lt__ = cmp.lt
+Tensor.__le__ = cmp.le
+Tensor.__gt__ = cmp.gt
+Tensor.__ge__ = cmp.ge
+Tensor.__and__ = cmp.bitwise_and
+Tensor.__rand__ = _swap(cmp.bitwise_and)
+Tensor.__or__ = cmp.bitwise_or
+Tensor.__ror__ = _swap(cmp.bitwise_or)
+Tensor.__xor__ = cmp.bitwise_xor
+Tensor.__rxor__ = _swap(cmp.bitwise_xor)
+Tensor.__invert__ = cmp.bitwise_not
 Tensor.__iadd__ = ip.add_
 Tensor.__isub__ = ip.sub_
 Tensor.__imul__ = ip.mul_
@@ -83,20 +84,20 @@ Tensor.pow = ar.pow
 Tensor.maximum = ar.maximum
 Tensor.minimum = ar.minimum
 Tensor.where = lambda self, condition, other: ar.where(condition, self, other)
-Tensor.eq = ar.eq
-Tensor.ne = ar.ne
-Tensor.lt = ar.lt
-Tensor.le = ar.le
-Tensor.gt = ar.gt
-Tensor.ge = ar.ge
-Tensor.logical_and = ar.logical_and
-Tensor.logical_or = ar.logical_or
-Tensor.logical_xor = ar.logical_xor
-Tensor.logical_not = ar.logical_not
-Tensor.bitwise_not = ar.bitwise_not
-Tensor.equal = ar.equal
-Tensor.allclose = ar.allclose
-Tensor.isclose = ar.isclose
+Tensor.eq = cmp.eq
+Tensor.ne = cmp.ne
+Tensor.lt = cmp.lt
+Tensor.le = cmp.le
+Tensor.gt = cmp.gt
+Tensor.ge = cmp.ge
+Tensor.logical_and = cmp.logical_and
+Tensor.logical_or = cmp.logical_or
+Tensor.logical_xor = cmp.logical_xor
+Tensor.logical_not = cmp.logical_not
+Tensor.bitwise_not = cmp.bitwise_not
+Tensor.equal = cmp.equal
+Tensor.allclose = cmp.allclose
+Tensor.isclose = cmp.isclose
 
 # --- elementwise functions -------------------------------------------------------------------
 Tensor.neg = un.neg

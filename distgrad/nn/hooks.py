@@ -18,7 +18,8 @@ Example::
 import warnings
 
 from distgrad.autograd import grad_mode
-from distgrad.autograd.function import ArrayFunction, RemovableHandle
+from distgrad.autograd.function import ArrayFunction
+from distgrad.autograd.graph import RemovableHandle
 from distgrad.autograd.tensor import Tensor
 
 

@@ -27,7 +27,7 @@ from itertools import chain
 
 from distgrad import backend
 from distgrad import dtypes
-from distgrad.autograd.function import RemovableHandle, add_hook
+from distgrad.autograd.graph import RemovableHandle, add_hook
 from distgrad.autograd.grad_mode import enable_grad
 from distgrad.autograd.tensor import Tensor
 

@@ -1,0 +1,342 @@
+"""The backward graph's nodes and what they keep for backward.
+
+A tensor's ``grad_fn`` is a :class:`BackwardNode` (for a leaf that requires
+grad, gradients end in its :class:`AccumulateGrad`).  A BackwardNode is also
+the ``ctx`` its Function's forward and backward share: ``save_for_backward``
+stores values as version-checked entries, ``saved_tensors`` gives them back
+(as Tensors, or as raw arrays while the engine runs an ``array_backward``).
+
+Example::
+
+    >>> import distgrad
+    >>> x = distgrad.ones(2, requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.grad_fn.next_functions[0][0].name()
+    'MulBackward0'
+"""
+from numpy import ndarray as _ndarray
+
+from distgrad.backend import get_array_module
+from distgrad.backend import is_array as backend_is_array
+
+Tensor = None  # bound by distgrad.autograd.tensor once the class exists (import cycle)
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward.")
+
+
+def bind_tensor_class(cls):
+    global Tensor
+    Tensor = cls
+
+
+class RemovableHandle:
+    """Returned by ``register_*hook``; ``remove()`` takes the hook out again.
+
+    Example::
+
+        >>> h = distgrad.ones(1, requires_grad=True).register_hook(lambda g: g)
+        >>> h.remove()
+    """
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def add_hook(hooks, fn):
+    """Insert ``fn`` into the dict ``hooks`` and return its handle."""
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = fn
+    return handle
+
+
+class Node:
+    """A node of the backward graph: a tensor's ``grad_fn``.
+
+    ``next_functions`` lists, per tensor input, ``(node, output_nr)`` of where
+    the gradient goes next (``(None, 0)`` for inputs that need no gradient).
+    """
+
+    _pre_hooks = None       # register_prehook: fn(grad_outputs) -> new grad_outputs or None
+    _post_hooks = None      # register_hook: fn(grad_inputs, grad_outputs) -> new grad_inputs or None
+    _trace = None           # forward stack, recorded under anomaly detection
+    _next = ()
+    _num_outputs = 1
+
+    @property
+    def next_functions(self):
+        return self._next
+
+    def name(self):
+        return type(self).__name__
+
+    @property
+    def metadata(self):
+        d = self.__dict__.get("_metadata")
+        if d is None:
+            d = self._metadata = {}
+        return d
+
+    def register_hook(self, fn):
+        """Run ``fn(grad_inputs, grad_outputs)`` after this node; it may return new grad_inputs."""
+        if self._post_hooks is None:
+            self._post_hooks = {}
+        return add_hook(self._post_hooks, fn)
+
+    def register_prehook(self, fn):
+        """Run ``fn(grad_outputs)`` before this node; it may return new grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        return add_hook(self._pre_hooks, fn)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf tensor that requires grad: adds the arriving gradient to ``.grad``."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+
+class BackwardNode(Node):
+    """The node a Function records; it is also the ``ctx`` that forward and backward share."""
+
+    _saved = ()
+    _to_save = ()
+    _non_diff = None
+    _dirty = None
+    materialize_grads = True
+
+    def __init__(self, fn):
+        self._fn = fn
+
+    def name(self):
+        return self._fn._node_name
+
+    # --- the ctx API -------------------------------------------------------------
+    def save_for_backward(self, *values):
+        """Keep tensors (or arrays, for built-in ops) for backward; read them as ``saved_tensors``."""
+        self._to_save = values
+
+    def mark_dirty(self, *tensors):
+        """Declare inputs that forward modified in place (they must be returned as outputs)."""
+        self._dirty = tensors
+
+    def mark_non_differentiable(self, *outputs):
+        """Declare outputs that carry no gradient (indices, masks)."""
+        self._non_diff = {id(o) for o in outputs}
+
+    def set_materialize_grads(self, value):
+        """With False, backward sees None (not zeros) for outputs that got no gradient."""
+        self.materialize_grads = bool(value)
+
+    _array_mode = False  # set by the engine: backward runs on raw arrays
+
+    @property
+    def saved_tensors(self):
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(FREED_MESSAGE)
+        if self._array_mode:
+            out = []
+            for e in saved:
+                if e[0] == "t" and e[1]._vc.value == e[2]:
+                    out.append(e[1]._data)  # the common case, inlined
+                else:
+                    out.append(self._unpack_array(e))
+            return tuple(out)
+        return tuple([self._unpack(e) for e in saved])
+
+    def _unpack_array(self, entry):
+        kind = entry[0]
+        if kind == "c":
+            v = entry[1]
+            return v._data if isinstance(v, Tensor) else v
+        if kind == "t":
+            t, version = entry[1], entry[2]
+            if t._vc.value != version:
+                self._version_error(t._data, t._vc.value, version, t)
+            return t._data
+        _, data, vc, version, nr = entry
+        if vc.value != version:
+            self._version_error(data, vc.value, version, None, nr)
+        return data
+
+    def _unpack(self, entry):
+        kind = entry[0]
+        if kind == "c":
+            v = entry[1]
+            return Tensor._make(v) if backend_is_array(v) else v
+        if kind == "t":
+            t, version = entry[1], entry[2]
+            if t._vc.value != version:
+                self._version_error(t._data, t._vc.value, version, t)
+            return t
+        _, data, vc, version, nr = entry
+        if vc.value != version:
+            self._version_error(data, vc.value, version, None, nr)
+        out = Tensor._make(data, vc)
+        out._requires_grad = True
+        out.grad_fn = self
+        out._output_nr = nr
+        return out
+
+    def _version_error(self, data, now, expected, tensor, nr=None):
+        if tensor is not None and tensor.grad_fn is not None:
+            where = f", which is output {tensor._output_nr} of {tensor.grad_fn.name()},"
+        elif nr is not None:
+            where = f", which is output {nr} of {self.name()},"
+        else:
+            where = ""
+        from distgrad.dtypes import from_np
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{from_np(data.dtype)} {list(data.shape)}]{where} is at version "
+            f"{now}; expected version {expected} instead (needed by {self.name()}). Hint: enable "
+            "anomaly detection to find the operation that failed to compute its gradient, with "
+            "distgrad.autograd.set_detect_anomaly(True).")
+
+    def _release(self):
+        self._saved = None
+
+    def _apply_backward(self, grads, arrays=False):
+        """Run the Function's backward on this node's output gradients (a list).
+
+        With ``arrays`` the gradients are raw arrays: an ``array_backward`` op
+        gets them (and its saved values) as arrays, any other op gets Tensors
+        and its results are unwrapped again.
+        """
+        fn = self._fn
+        if self._num_outputs > 1 and self.materialize_grads:
+            for i, g in enumerate(grads):
+                if g is None:
+                    z = _zeros_like_meta(self._out_meta[i])
+                    grads[i] = z._data if arrays and z is not None else z
+        if arrays and not fn.array_backward:
+            self._array_mode = False
+            res = fn.backward(self, *[None if g is None else Tensor._make(g) for g in grads])
+            if type(res) is not tuple:
+                res = (res,)
+            res = tuple([r._data if isinstance(r, Tensor) else r for r in res])
+        else:
+            self._array_mode = arrays
+            res = fn.backward(self, *grads)
+            if type(res) is not tuple:
+                res = (res,)
+        argpos = self._argpos
+        if len(res) != len(self.needs_input_grad):
+            nargs = len(self.needs_input_grad)
+            if len(res) < nargs or any(r is not None for r in res[nargs:]):
+                raise RuntimeError(
+                    f"function {self.name()} returned an incorrect number of gradients "
+                    f"(expected {nargs}, got {len(res)})")
+        out = res if len(argpos) == len(res) else [res[p] for p in argpos]
+        expected = _ndarray if arrays else Tensor
+        for r in out:
+            if r is not None and r.__class__ is not expected:
+                return self._check_results(out, arrays)
+        return out
+
+    def _check_results(self, out, arrays):
+        """The slow path of result checking: CuPy arrays, NumPy scalars, subclasses, or an error."""
+        out = list(out)
+        for i, r in enumerate(out):
+            if r is None or (backend_is_array(r) if arrays else isinstance(r, Tensor)):
+                continue
+            if arrays and hasattr(r, "dtype") and hasattr(r, "shape") and r.shape == ():
+                # NumPy math on 0-d arrays returns scalars: make them 0-d arrays again
+                out[i] = get_array_module(r).asarray(r)
+                continue
+            raise RuntimeError(f"{self.name()}.backward returned {type(r).__name__} for an input: "
+                               f"expected Variable or None (got {type(r).__name__})")
+        return out
+
+
+def _zeros_like_meta(meta):
+    if meta is None:
+        return None
+    shape, np_dtype, xp = meta
+    return Tensor._make(xp.zeros(shape, dtype=np_dtype))
+
+
+class _NoCtx:
+    """The ctx forward gets when nothing is recorded: saving is a no-op."""
+
+    needs_input_grad = (False,) * 32
+    materialize_grads = True
+
+    def save_for_backward(self, *values):
+        pass
+
+    def mark_dirty(self, *tensors):
+        pass
+
+    def mark_non_differentiable(self, *outputs):
+        pass
+
+    def set_materialize_grads(self, value):
+        pass
+
+
+def _resolve_saved(node, args, out_arrays, out_tensors):
+    """Turn what forward saved into entries that check versions when unpacked."""
+    entries = []
+    for s in node._to_save:
+        entry = None
+        if isinstance(s, Tensor):
+            for j, t in enumerate(out_tensors):
+                if t is s and t.grad_fn is node:
+                    entry = ("o", t._data, t._vc, t._vc.value, j)
+                    break
+            if entry is None:
+                if s._inference:
+                    _inference_saved_error()
+                entry = ("t", s, s._vc.value)
+        elif s is not None:
+            for a in args:
+                if isinstance(a, Tensor) and a._data is s:
+                    if a._inference:
+                        _inference_saved_error()
+                    entry = ("t", a, a._vc.value)
+                    break
+            if entry is None:
+                for j, o in enumerate(out_arrays):
+                    if o is s:
+                        t = out_tensors[j]
+                        if t.grad_fn is node:
+                            entry = ("o", s, t._vc, t._vc.value, j)
+                        else:
+                            entry = ("c", t)
+                        break
+        entries.append(entry or ("c", s))
+    node._saved = entries
+    node._to_save = ()
+
+
+def _inference_saved_error():
+    raise RuntimeError("Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+                       "inference mode in computation tracked by autograd. To work around this, you can make a "
+                       "clone to get a normal tensor and use it in autograd, or use `distgrad.no_grad()` instead "
+                       "of `distgrad.inference_mode()`.")
