@@ -105,17 +105,7 @@ class Adagrad(Optimizer):
         s = sum_t._data
         tmp = self._scratch(param, 1)
 
-        g = grad
-        if wd != 0:
-            g = self._scratch(param, 0)
-            xp.multiply(param, wd, out=g)
-            if maximize:
-                xp.subtract(g, grad, out=g)
-            else:
-                xp.add(grad, g, out=g)
-        elif maximize:
-            g = self._scratch(param, 0)
-            xp.negative(grad, out=g)
+        g = self._effective_grad(param, grad, wd, maximize)
 
         clr = lr / (1 + (step - 1) * lr_decay)
         xp.multiply(g, g, out=tmp)

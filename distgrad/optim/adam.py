@@ -136,20 +136,10 @@ class Adam(Optimizer):
         step_t._vc.value += 1
         step = float(step_t._data)
 
-        g = grad
         if wd != 0 and decoupled:
-            xp.multiply(param, 1 - lr * wd, out=param)
-        elif wd != 0:
-            g = self._scratch(param, 0)
-            xp.multiply(param, wd, out=g)
-            if maximize:
-                xp.subtract(g, grad, out=g)
-            else:
-                xp.add(grad, g, out=g)
-            maximize = False
-        if maximize:
-            g = self._scratch(param, 0)
-            xp.negative(grad, out=g)
+            xp.multiply(param, 1 - lr * wd, out=param)  # AdamW: decay the weights, not the gradient
+            wd = 0
+        g = self._effective_grad(param, grad, wd, maximize)
 
         lerp_(xp, m, g, 1 - beta1, tmp)
         xp.multiply(v, beta2, out=v)

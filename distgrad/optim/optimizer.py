@@ -308,6 +308,26 @@ class Optimizer:
             work.append((group, params, hyper(group)))
         return work
 
+    def _effective_grad(self, param, grad, weight_decay, maximize):
+        """``grad + weight_decay * param``, negated when maximizing: the direction every rule uses.
+
+        Returns ``grad`` itself when neither applies; otherwise the result lives in scratch slot 0,
+        so the user's ``.grad`` is never modified.
+        """
+        if weight_decay == 0 and not maximize:
+            return grad
+        xp = backend.get_array_module(param)
+        g = self._scratch(param, 0)
+        if weight_decay != 0:
+            xp.multiply(param, weight_decay, out=g)
+            if maximize:
+                xp.subtract(g, grad, out=g)
+            else:
+                xp.add(grad, g, out=g)
+        else:
+            xp.negative(grad, out=g)
+        return g
+
     def _scratch(self, like, slot=0):
         """A reusable uninitialised array shaped like ``like`` (one per slot, dtype and device).
 

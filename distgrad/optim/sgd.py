@@ -87,17 +87,7 @@ class SGD(Optimizer):
         xp = p._xp()
         param, grad = p._data, p._grad._data
         # d: the effective gradient; it aliases the user's grad unless it had to be changed.
-        d = grad
-        if wd != 0:
-            d = self._scratch(param, 0)
-            xp.multiply(param, wd, out=d)
-            if maximize:
-                xp.subtract(d, grad, out=d)
-            else:
-                xp.add(grad, d, out=d)
-        elif maximize:
-            d = self._scratch(param, 0)
-            xp.negative(grad, out=d)
+        d = self._effective_grad(param, grad, wd, maximize)
         if momentum != 0:
             state = self.state[p]
             buf_t = state.get("momentum_buffer")
