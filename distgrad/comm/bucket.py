@@ -110,6 +110,8 @@ class Bucket:
                       for o, p in zip(self.offsets, self.params)]
         self.pending = len(self.params)   # gradients still missing in this iteration
         self.work = None                  # the in-flight allreduce (a Work), once launched
+        self.buffer_tensor = None         # the Tensor over ``grads`` that communication hooks see
+        self.run = None                   # the reducer's pre-built MPI call, when the fast path applies
 
     @property
     def nbytes(self):

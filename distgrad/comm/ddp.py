@@ -235,6 +235,20 @@ class DistributedDataParallel(Module):
             tl.add("forward", timeline.COMPUTE, t0, tl.now())
         return output
 
+    def register_comm_hook(self, state, hook):
+        """Reduce each gradient bucket with ``hook(state, bucket)`` instead of DDP's own allreduce.
+
+        ``bucket`` is a :class:`distgrad.comm.comm_hooks.GradBucket`; the hook
+        returns a Future of the reduced flat tensor and does the averaging
+        itself.  Register it once, before training.
+
+        Example::
+
+            >>> from distgrad.comm.comm_hooks import fp16_compress_hook
+            >>> ddp.register_comm_hook(None, fp16_compress_hook)
+        """
+        self.reducer.register_comm_hook(state, hook)
+
     @contextlib.contextmanager
     def no_sync(self):
         """Within this context backward accumulates gradients locally, without communication.

@@ -39,10 +39,10 @@ import weakref
 
 from distgrad import backend
 from distgrad.autograd import engine
-from distgrad.autograd.function import AccumulateGrad
 from distgrad.autograd.tensor import Tensor
 from distgrad.comm import timeline
 from distgrad.comm.bucket import DEFAULT_FIRST_BUCKET_BYTES, Bucket, assign_buckets
+from distgrad.comm.comm_hooks import GradBucket
 from distgrad.comm.reduce_op import RedOpType
 
 WHERE = "DistributedDataParallel"
@@ -75,8 +75,9 @@ def reachable_leaves(tensors):
         if id(node) in seen:
             continue
         seen.add(id(node))
-        if type(node) is AccumulateGrad:
-            found.add(id(node.variable))
+        leaf = getattr(node, "variable", None)   # an AccumulateGrad node: the sink of a leaf's gradient
+        if leaf is not None:
+            found.add(id(leaf))
             continue
         for nxt, _ in node.next_functions:
             if nxt is not None and id(nxt) not in seen:
@@ -121,6 +122,9 @@ class Reducer:
             for j, i in enumerate(b.indices):
                 self._loc[i] = (b, j)
         self._prepare_runs()
+        self.comm_hook = None
+        self.comm_state = None
+        self._scale = self.world_size   # gradients are divided by this on their way into the bucket
         ref = weakref.ref(self)
         self._handles = [p.register_post_accumulate_grad_hook(_hook_for(ref, i)) for i, p in enumerate(self.params)]
         weakref.finalize(self, _remove_handles, self._handles)
@@ -229,12 +233,12 @@ class Reducer:
         else:
             g = grad._data
             if g is view:
-                if self.world_size != 1:
-                    view /= self.world_size
-            elif self.world_size == 1:
+                if self._scale != 1:
+                    view /= self._scale
+            elif self._scale == 1:
                 view[...] = g
             else:
-                backend.get_array_module(view).divide(g, self.world_size, out=view)
+                backend.get_array_module(view).divide(g, self._scale, out=view)
             self._seen[i] = (grad, grad._vc.value)
         self._ready[i] = True
         b.pending -= 1
@@ -252,7 +256,9 @@ class Reducer:
             self._fill_meta(b)
         tl = timeline._current
         t0 = tl.now() if tl is not None else 0.0
-        if b.run is None:
+        if self.comm_hook is not None:
+            b.work = _HookWork(self.comm_hook(self.comm_state, GradBucket(b, b.index == len(self.buckets) - 1)), b)
+        elif b.run is None:
             b.work = self.group.allreduce(b.flat, RedOpType.SUM, async_op=True, name=b.label)
         else:
             # numbered and watched like any collective, minus the per-call checks and staging
@@ -262,7 +268,9 @@ class Reducer:
 
             def done(_fut, b=b, t0=t0, args=args):
                 tl.add(f"allreduce bucket {b.index}", timeline.COMM, t0, tl.now(), args)
-            b.work.get_future().add_done_callback(done)
+            fut = b.work.get_future()
+            if hasattr(fut, "add_done_callback"):
+                fut.add_done_callback(done)
 
     def _prepare_runs(self):
         """Pre-build each bucket's MPI call (buffer spec, datatype, op) once, for the fast launch path.
@@ -292,6 +300,18 @@ class Reducer:
         flags = [1.0 if self._forced else 0.0]
         flags += [1.0 if (g or u) else 0.0 for g, u in zip(self._got, self._used_unsynced)]
         b.meta[...] = backend.as_array(flags, b.flat.dtype, backend.device_of(b.flat))
+
+    def register_comm_hook(self, state, hook):
+        """Reduce each bucket with ``hook(state, GradBucket)`` (see :mod:`distgrad.comm.comm_hooks`)."""
+        if self.comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        if not callable(hook):
+            raise TypeError(f"{WHERE}.register_comm_hook: hook must be callable as hook(state, bucket), got "
+                            f"{type(hook).__name__}")
+        if self._in_backward:
+            raise RuntimeError(f"{WHERE}.register_comm_hook: cannot register a hook during backward")
+        self.comm_hook, self.comm_state = hook, state
+        self._scale = 1
 
     def reduce_gradients(self):
         """Average every parameter's current ``.grad`` over the group now, as a backward pass would.
@@ -330,6 +350,8 @@ class Reducer:
         except BaseException:
             self._abandon()
             raise
+        if self.comm_hook is not None:   # the hook reduced the gradients only: the bookkeeping too
+            self.group.allreduce(self.buckets[-1].meta, RedOpType.SUM, name="DDP bookkeeping allreduce")
         meta = backend.to_device(self.buckets[-1].meta, backend.CPU)
         lacking = int(round(float(meta[0])))
         used = [int(round(float(v))) for v in meta[1:]]
@@ -389,6 +411,33 @@ class Reducer:
                 else:
                     g._data[...] = view
                     g._bump_version()
+
+
+class _HookWork:
+    """Waits for a communication hook's future and puts its result into the bucket."""
+
+    def __init__(self, future, bucket):
+        if not hasattr(future, "wait"):
+            raise TypeError(f"{WHERE}: the communication hook must return a Future (something with wait()), got "
+                            f"{type(future).__name__}")
+        self._future = future
+        self._bucket = bucket
+
+    def get_future(self):
+        return self._future
+
+    def wait(self):
+        value = self._future.wait()
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            value = value[0]
+        b = self._bucket
+        if not isinstance(value, Tensor) or value.numel() != b.numel:
+            got = f"shape {list(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
+            raise RuntimeError(f"{WHERE}: the communication hook's future for bucket {b.index} must hold a tensor "
+                               f"of the bucket's {b.numel} elements, got {got}")
+        if value._data is not b.grads:
+            b.grads[...] = value._data.reshape(-1)
+        return True
 
 
 def _remove_handles(handles):

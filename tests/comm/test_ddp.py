@@ -396,3 +396,44 @@ def test_buckets_are_dtype_homogeneous_and_mixed_models_reduce_correctly():
     want = sum(r + 1 for r in range(size)) / size
     for p in ddp.parameters():
         np.testing.assert_allclose(p.grad.float().numpy(), np.full(tuple(p.shape), want), rtol=1e-3)
+
+
+# --- communication hooks --------------------------------------------------------------------------------
+def test_allreduce_comm_hook_matches_builtin_reduction_and_fp16_is_close():
+    from distgrad.comm.comm_hooks import GradBucket, allreduce_hook, fp16_compress_hook
+    rank, size = rank_size()
+    plain, hooked, half = (DDP(mlp(), bucket_cap_mb=1e-4) for _ in range(3))
+    hooked.register_comm_hook(None, allreduce_hook)
+    half.register_comm_hook(dist.group.WORLD, fp16_compress_hook)
+    seen = []
+
+    def spy(state, bucket):
+        assert isinstance(bucket, GradBucket) and state == "s"
+        seen.append((bucket.index(), bucket.is_last(), len(bucket.parameters()), bucket.buffer().numel()))
+        return allreduce_hook(None, bucket)
+    spied = DDP(mlp(), bucket_cap_mb=1e-4)
+    spied.register_comm_hook("s", spy)
+    x, y = batch(0, size)
+    for m in (plain, hooked, half, spied):
+        loss_fn(m(shard(x, rank)), shard(y, rank)).backward()
+    for p, q, h in zip(plain.parameters(), hooked.parameters(), half.parameters()):
+        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-14, atol=1e-16)
+        np.testing.assert_allclose(h.grad.numpy(), p.grad.numpy(), rtol=2e-3, atol=1e-3)
+    nb = len(spied.reducer.buckets)
+    assert [s[:2] for s in seen] == [(k, k == nb - 1) for k in range(nb)]
+    with pytest.raises(RuntimeError, match="can only be called once"):
+        hooked.register_comm_hook(None, allreduce_hook)
+
+
+def test_comm_hook_returning_a_wrong_result_is_an_error():
+    from distgrad.comm.comm_hooks import allreduce_hook
+    rank, size = rank_size()
+    ddp = DDP(mlp())
+
+    def bad(state, bucket):
+        fut = allreduce_hook(None, bucket)
+        return fut.then(lambda f: f.value()[:3])
+    ddp.register_comm_hook(None, bad)
+    x, y = batch(0, size)
+    with pytest.raises(RuntimeError, match="must hold a tensor of the bucket's"):
+        loss_fn(ddp(shard(x, rank)), shard(y, rank)).backward()

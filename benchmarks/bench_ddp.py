@@ -1,0 +1,273 @@
+"""DistributedDataParallel benchmark: gradient-sync bandwidth, weak scaling, overlap, PyTorch DDP.
+
+    OMP_NUM_THREADS=1 distgrad-launch -n 2 benchmarks/bench_ddp.py
+    OMP_NUM_THREADS=1 mpiexec -n 2 python benchmarks/bench_ddp.py      (as root: --allow-run-as-root)
+
+The model is the MLP 784-1024-1024-10 (1.86 M float32 parameters, 7.1 MiB of
+gradients in DDP's 2 buckets), batch 256 per rank, cross-entropy, SGD with
+momentum, everything single-threaded.
+
+(a) Gradient-sync bandwidth: the same gradient bytes reduced by one raw mpi4py
+    ``Allreduce`` (the floor) and by DDP: its bucket allreduces as DDP issues
+    them (through the communication thread, in bucket order), and DDP's whole
+    synchronisation (copy into the buckets with the 1/N scaling, allreduces,
+    copy back).  Ratio = raw time / DDP time (target >= 0.90).
+(b) Weak scaling: the step time of one rank alone (the other ranks sleep,
+    they do not spin in MPI) against every rank training its own batch of 256
+    with DDP at once; efficiency = t1 / tN (target >= 0.85 on 2 ranks).  On a
+    2-core machine two ranks also compete for memory bandwidth, so the table
+    shows the same plain (non-DDP) step run on all ranks at once: the
+    difference DDP - plain is what communication costs beyond that.
+(c) Overlap: DDP's step against DDP with the reduction deferred to after
+    backward (``no_sync`` + ``reduce_gradients``): the exposed communication
+    time with and without overlapping backward.
+(d) PyTorch: the same steps with ``torch.nn.parallel.DistributedDataParallel``
+    over gloo (TCP on 127.0.0.1), when torch is installed; ratio = distgrad's
+    step / PyTorch's step.
+
+Configurations are measured in interleaved rounds (this machine is shared and
+noisy); each number is the median step over all rounds, the slowest rank's.
+"""
+import argparse
+import os
+import socket
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import _common  # noqa: F401  (pins BLAS/OpenMP threads before numpy/torch load)
+from _common import table, torch_or_none
+
+import distgrad
+import distgrad.distributed as dist
+from distgrad import nn
+from distgrad.comm import env
+from distgrad.comm.process_group import default_group
+from distgrad.nn.parallel import DistributedDataParallel as DDP
+
+SIZES = (784, 1024, 1024, 10)
+BATCH = 256
+
+
+def mlp(lib):
+    a, b, c, d = SIZES
+    return lib.nn.Sequential(lib.nn.Linear(a, b), lib.nn.ReLU(), lib.nn.Linear(b, c), lib.nn.ReLU(),
+                             lib.nn.Linear(c, d))
+
+
+def data(lib, rank):
+    g = np.random.default_rng(1000 + rank)
+    x = lib.tensor(g.standard_normal((BATCH, SIZES[0])).astype(np.float32))
+    y = lib.tensor(g.integers(0, SIZES[-1], BATCH).astype(np.int64))
+    return x, y
+
+
+def step_fn(lib, model, rank, after_backward=None, context=None):
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = lib.nn.CrossEntropyLoss()
+    x, y = data(lib, rank)
+
+    def step():
+        opt.zero_grad()
+        if context is not None:
+            with context():
+                loss_fn(model(x), y).backward()
+        else:
+            loss_fn(model(x), y).backward()
+        if after_backward is not None:
+            after_backward()
+        opt.step()
+    return step
+
+
+def time_steps(step, n, warmup=2):
+    for _ in range(warmup):
+        step()
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        step()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def idle_barrier(MPI):
+    """A barrier that sleeps while it waits, so idle ranks leave the cores to the measured one."""
+    if MPI is None:
+        return
+    req = MPI.COMM_WORLD.Ibarrier()
+    pause = 1e-4
+    while not req.Test():
+        time.sleep(pause)
+        pause = min(pause * 2, 2e-3)
+
+
+class Results:
+    """Per-configuration sample lists; merged over ranks at the end (the slowest rank's median)."""
+
+    def __init__(self):
+        self.samples = {}
+
+    def add(self, name, values):
+        self.samples.setdefault(name, []).extend(values)
+
+    def medians(self):
+        mine = {k: statistics.median(v) for k, v in self.samples.items()}
+        everyone = [None] * dist.get_world_size()
+        dist.all_gather_object(everyone, mine)
+        keys = set().union(*everyone)
+        return {k: max(e[k] for e in everyone if k in e) for k in keys}
+
+
+def measure_bandwidth(res, ddp, MPI, reps):
+    r = ddp.reducer
+    for p in ddp.parameters():
+        p.grad = distgrad.randn(p.shape)
+    n = sum(b.numel for b in r.buckets)
+    raw = np.ones(n, dtype=np.float32)
+    comm = MPI.COMM_WORLD if MPI is not None else None
+
+    def barrier():
+        if comm is not None:
+            comm.Barrier()
+
+    for _ in range(reps):
+        if comm is not None:
+            barrier()
+            t0 = time.perf_counter()
+            comm.Allreduce(MPI.IN_PLACE, [raw, MPI.FLOAT])
+            res.add("raw Allreduce", [time.perf_counter() - t0])
+        barrier()
+        t0 = time.perf_counter()
+        for b in r.buckets:
+            r._launch(b)
+        for b in r.buckets:
+            b.work.wait()
+        res.add("DDP bucket allreduces", [time.perf_counter() - t0])
+        r._reset()
+        barrier()
+        t0 = time.perf_counter()
+        r.reduce_gradients()
+        res.add("DDP full sync", [time.perf_counter() - t0])
+    return n * 4
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=10, help="timed steps per configuration and round")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds over the configurations")
+    p.add_argument("--reps", type=int, default=60, help="repetitions of each bandwidth measurement")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    opts = p.parse_args(argv)
+
+    dist.init_process_group()
+    MPI = env.loaded_mpi()
+    rank, size = dist.get_rank(), dist.get_world_size()
+    alone = dist.new_group([0])
+    distgrad.manual_seed(0)
+    res = Results()
+
+    # (a) bandwidth
+    nbytes = measure_bandwidth(res, DDP(mlp(distgrad)), MPI, opts.reps)
+
+    # (b, c) steps
+    ddp = DDP(mlp(distgrad))
+    deferred = DDP(mlp(distgrad))
+    configs_all = [
+        ("DDP, all ranks", step_fn(distgrad, ddp, rank)),
+        ("plain, all ranks at once", step_fn(distgrad, mlp(distgrad), rank)),
+        ("DDP without overlap, all ranks", step_fn(distgrad, deferred, rank, deferred.reducer.reduce_gradients,
+                                                   deferred.no_sync)),
+    ]
+    # every rank walks the same list (the idle barriers pair up); only rank 0 runs these steps
+    configs_one = [("plain, one rank alone", step_fn(distgrad, mlp(distgrad), rank)),
+                   ("DDP on a group of one, alone",
+                    step_fn(distgrad, DDP(mlp(distgrad), process_group=alone), rank) if rank == 0 else None)]
+    torch = None if opts.no_torch else torch_or_none()
+    tddp = tplain = None
+    if torch is not None and size > 1:
+        port = dist.broadcast_object(_free_port() if rank == 0 else None, src=0)
+        torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                                             world_size=size)
+        torch.manual_seed(0)
+        tddp = step_fn(torch, torch.nn.parallel.DistributedDataParallel(mlp(torch)), rank)
+        tplain = step_fn(torch, mlp(torch), rank)
+        configs_all.append(("PyTorch DDP (gloo), all ranks", tddp))
+        configs_one.append(("PyTorch plain, one rank alone", tplain))
+
+    for _ in range(opts.rounds):
+        for name, step in configs_one:
+            idle_barrier(MPI)
+            if rank == 0:
+                res.add(name, time_steps(step, opts.steps))
+            idle_barrier(MPI)
+        for name, step in configs_all:
+            dist.barrier()
+            res.add(name, time_steps(step, opts.steps))
+    med = res.medians()
+    if torch is not None and size > 1:
+        torch.distributed.destroy_process_group()
+    if rank == 0:
+        report(med, nbytes, size, torch is not None and size > 1)
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ms(seconds):
+    return f"{seconds * 1e3:.2f}"
+
+
+def report(med, nbytes, size, with_torch):
+    cmd = " ".join([f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}", "mpiexec", "-n", str(size),
+                    os.path.relpath(sys.executable), *sys.argv])
+    print(f"bench_ddp: {size} ranks, MLP {'-'.join(map(str, SIZES))}, batch {BATCH} per rank, float32, "
+          f"single-threaded\ncommand: {cmd}")
+    raw = med.get("raw Allreduce")
+    rows = []
+    for name in ("raw Allreduce", "DDP bucket allreduces", "DDP full sync"):
+        if name in med:
+            t = med[name]
+            rows.append({"sync of the gradients": name, "MiB": f"{nbytes / 2 ** 20:.2f}", "ms": ms(t),
+                         "GB/s (bytes/time)": f"{nbytes / t / 1e9:.2f}",
+                         "raw / this": f"{raw / t:.2f}" if raw else "-"})
+    table("(a) gradient-sync bandwidth (target: DDP bucket allreduces >= 0.90 of raw)", rows,
+          ["sync of the gradients", "MiB", "ms", "GB/s (bytes/time)", "raw / this"])
+    t1 = med["plain, one rank alone"]
+    rows = []
+    for name in ("plain, one rank alone", "DDP on a group of one, alone", "plain, all ranks at once",
+                 "DDP, all ranks", "DDP without overlap, all ranks"):
+        if name in med:
+            rows.append({"step": name, "ms": ms(med[name]), "t1 / this": f"{t1 / med[name]:.3f}"})
+    table(f"(b) weak scaling: efficiency t1 / t{size} (target >= 0.85 for DDP, all ranks)", rows,
+          ["step", "ms", "t1 / this"])
+    plain_all, ddp_all, noov = (med["plain, all ranks at once"], med["DDP, all ranks"],
+                                med["DDP without overlap, all ranks"])
+    sync = med.get("DDP full sync", 0.0)
+    exposed, exposed_noov = ddp_all - plain_all, noov - plain_all
+    rows = [{"measure": "DDP step - plain step (communication left exposed)", "ms": ms(exposed)},
+            {"measure": "same without overlap (reduce after backward)", "ms": ms(exposed_noov)},
+            {"measure": "DDP full sync on its own (a)", "ms": ms(sync)},
+            {"measure": "share of the sync hidden under backward",
+             "ms": f"{max(0.0, 1 - exposed / sync) * 100:.0f}%" if sync > 0 else "-"}]
+    table("(c) overlap of communication with backward", rows, ["measure", "ms"])
+    if with_torch:
+        rows = []
+        for ours, theirs in (("plain, one rank alone", "PyTorch plain, one rank alone"),
+                             ("DDP, all ranks", "PyTorch DDP (gloo), all ranks")):
+            rows.append({"step": ours, "distgrad ms": ms(med[ours]), "PyTorch ms": ms(med[theirs]),
+                         "distgrad / PyTorch": f"{med[ours] / med[theirs]:.3f}"})
+        torch_eff = med["PyTorch plain, one rank alone"] / med["PyTorch DDP (gloo), all ranks"]
+        rows.append({"step": "weak-scaling efficiency", "distgrad ms": f"{t1 / ddp_all:.3f}",
+                     "PyTorch ms": f"{torch_eff:.3f}", "distgrad / PyTorch": ""})
+        table("(d) beside PyTorch DDP over gloo (127.0.0.1)", rows,
+              ["step", "distgrad ms", "PyTorch ms", "distgrad / PyTorch"])
+
+
+if __name__ == "__main__":
+    main()
