@@ -127,7 +127,8 @@ class FakeCupy:
         self.runtime = rt
         self.pool = FakePool(rt)
         self.rngs = []
-        self.cuda = types.SimpleNamespace(runtime=rt, Device=lambda i=None: FakeDevice(rt, rt.current if i is None else i))
+        self.cuda = types.SimpleNamespace(runtime=rt,
+                                          Device=lambda i=None: FakeDevice(rt, rt.current if i is None else i))
         self.random = types.SimpleNamespace(default_rng=self._default_rng)
 
     def _default_rng(self, seed=None):

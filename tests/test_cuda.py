@@ -72,8 +72,8 @@ def test_moving_or_creating_on_cuda_raises_clearly(move):
 
 
 @no_cuda
-@pytest.mark.parametrize("move", [lambda m: m.cuda(), lambda m: m.to("cuda"), lambda m: m.to("cuda:0", distgrad.float64)],
-                         ids=["cuda", "to", "to_dtype"])
+@pytest.mark.parametrize("move", [lambda m: m.cuda(), lambda m: m.to("cuda"),
+                                  lambda m: m.to("cuda:0", distgrad.float64)], ids=["cuda", "to", "to_dtype"])
 def test_failed_module_move_leaves_the_model_as_it_was(move):
     model = distgrad.nn.Sequential(distgrad.nn.Linear(3, 2), distgrad.nn.BatchNorm1d(2))
     params = list(model.parameters())

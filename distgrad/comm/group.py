@@ -2,7 +2,10 @@
 
 This is the layer under the Tensor API: every method takes NumPy (or CuPy)
 arrays and knows nothing of Tensor or Module, so DistributedDataParallel can
-hand it a flat gradient bucket.  Ranks here (``root``, ``dst``, ``src``) are
+hand it a flat gradient bucket.  A CuPy array's all-reduce, broadcast,
+reduce, all-gather and reduce-scatter go over NCCL or CUDA-aware MPI when
+the group has them (:mod:`distgrad.comm.gpu`); everything else is staged
+through host memory.  Ranks here (``root``, ``dst``, ``src``) are
 ranks *within the group*.  Every method returns a :class:`Work`; with
 ``async_op=False`` it has already completed (or raised).
 
@@ -22,6 +25,7 @@ import threading
 import numpy as np
 
 from distgrad.comm import buffers
+from distgrad.comm import gpu
 from distgrad.comm.buffers import Staged, host_input
 from distgrad.comm.executor import Op
 from distgrad.comm.reduce_op import RedOpType, check_reduction, mpi_datatype, mpi_op
@@ -168,6 +172,10 @@ class ProcessGroup:
     # --- collectives --------------------------------------------------------------------------
     def allreduce(self, array, op=RedOpType.SUM, async_op=False, name="all_reduce"):
         """Reduce ``array`` over the group, in place on every rank."""
+        if array.__class__ is not np.ndarray:
+            work = gpu.allreduce(self, array, op, async_op, name)
+            if work is not None:
+                return work
         op = check_reduction(self._where(name), op, array.dtype)
         st = Staged(array, reducing=True)
         mop, size = self._op(op, array.dtype), self._size
@@ -183,6 +191,10 @@ class ProcessGroup:
 
     def broadcast(self, array, root, async_op=False, name="broadcast"):
         """Copy group rank ``root``'s ``array`` into every rank's ``array``."""
+        if array.__class__ is not np.ndarray:
+            work = gpu.broadcast(self, array, root, async_op, name)
+            if work is not None:
+                return work
         self._check_root(name, root, "src")
         is_root = self._rank == root
         st = Staged(array, copy_in=is_root)
@@ -193,6 +205,10 @@ class ProcessGroup:
 
     def reduce(self, array, root, op=RedOpType.SUM, async_op=False, name="reduce"):
         """Reduce ``array`` over the group into group rank ``root``'s ``array`` (others unchanged)."""
+        if array.__class__ is not np.ndarray:
+            work = gpu.reduce(self, array, root, op, async_op, name)
+            if work is not None:
+                return work
         self._check_root(name, root, "dst")
         op = check_reduction(self._where(name), op, array.dtype)
         is_root = self._rank == root
@@ -215,6 +231,10 @@ class ProcessGroup:
 
     def allgather_into(self, output, input, async_op=False, name="all_gather_into_tensor"):
         """Gather every rank's ``input`` into ``output`` (``size * input.size`` elements, rank order)."""
+        if input.__class__ is not np.ndarray:
+            work = gpu.allgather_into(self, output, input, async_op, name)
+            if work is not None:
+                return work
         buffers.check_same_dtype(self._where(name), [output, input])
         self._check_count(name, "output", int(output.size), self._size * int(input.size))
         send = host_input(input)
@@ -241,6 +261,10 @@ class ProcessGroup:
     def reduce_scatter_block(self, output, input, op=RedOpType.SUM, async_op=False,
                              name="reduce_scatter_tensor"):
         """Reduce ``input`` (``size`` equal blocks) over the group; rank ``i`` gets block ``i``."""
+        if input.__class__ is not np.ndarray:
+            work = gpu.reduce_scatter_block(self, output, input, op, async_op, name)
+            if work is not None:
+                return work
         buffers.check_same_dtype(self._where(name), [output, input])
         op = check_reduction(self._where(name), op, input.dtype)
         self._check_count(name, "input", int(input.size), self._size * int(output.size))

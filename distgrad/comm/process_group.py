@@ -15,8 +15,8 @@ first call under MPI also starts the communication thread
 and installs the fail-fast exception hooks.
 
 Every backend name PyTorch scripts use (``"mpi"``, ``"gloo"``, ``"nccl"``,
-``"cpu:gloo,cuda:nccl"``) is accepted and runs over MPI; CUDA tensors are
-staged through host memory.
+``"cpu:gloo,cuda:nccl"``) is accepted; CPU tensors travel over MPI, CUDA
+tensors over NCCL, CUDA-aware MPI or host memory (:mod:`distgrad.comm.gpu`).
 
 Example::
 
@@ -34,6 +34,7 @@ import threading
 import warnings
 
 from distgrad.comm import env
+from distgrad.comm import gpu
 from distgrad.comm import watchdog
 from distgrad.comm.group import ProcessGroup
 from distgrad.comm.selfcomm import SelfComm
@@ -103,8 +104,9 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     300 s) bounds every collective; a collective that waits longer reports the
     ranks that did not arrive and aborts the job.  ``world_size``/``rank``, when
     given, must agree with what the MPI launcher set up.  ``init_method``,
-    ``store``, ``pg_options`` and ``device_id`` are accepted for compatibility:
-    MPI already knows every process.
+    ``store`` and ``pg_options`` are accepted for compatibility: MPI already
+    knows every process.  With CUDA, this process's GPU becomes current:
+    ``device_id`` when given, else ``cuda:(local rank % GPUs)``.
     """
     where = "init_process_group"
     _check_backend(backend, where)
@@ -129,6 +131,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
                                           _state.executor, MPI)
         _state.groups = {"world": _state.default}
         _state.created = collections.Counter()
+        gpu.bind_local_device(_state.local_rank, device_id)  # one GPU per process: cuda:(local rank)
 
 
 def _check_world_args(where, world_size, rank, actual_size, actual_rank):
@@ -194,7 +197,8 @@ def is_mpi_available():
 
 
 def is_nccl_available():
-    return False
+    """True when CuPy's NCCL binding is usable (GPU collectives then run over NCCL)."""
+    return gpu.nccl_module() is not None
 
 
 def is_gloo_available():
