@@ -18,6 +18,8 @@ Example::
 import sys
 import threading
 
+import numpy as _np
+
 from distgrad.autograd import anomaly
 from distgrad.autograd import function as _function
 from distgrad.autograd import grad_mode
@@ -130,6 +132,11 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, cap
     prev_mode = _state.enabled
     _state.enabled = bool(create_graph)
     check_nan = anomaly.state.enabled and anomaly.state.check_nan
+    # Backward formulas compute both branches of a where() (log(0), 0 ** -1 ...); the discarded
+    # branch must not print warnings, as PyTorch prints none (NaNs that survive are what
+    # anomaly detection reports).
+    errstate = _np.errstate(divide="ignore", invalid="ignore", over="ignore")
+    errstate.__enter__()
     try:
         while ready:
             node = ready.pop()
@@ -186,6 +193,7 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, cap
         while callbacks:
             callbacks.pop(0)()
     finally:
+        errstate.__exit__(None, None, None)
         _state.enabled = prev_mode
         tasks.pop()
     if captured is not None and arrays:
