@@ -110,7 +110,9 @@ class DistributedDataParallel(Module):
 
     Example::
 
-        >>> ddp = DistributedDataParallel(nn.Linear(3, 1), bucket_cap_mb=1)
+        >>> import distgrad, distgrad.distributed as dist
+        >>> dist.init_process_group()
+        >>> ddp = DistributedDataParallel(distgrad.nn.Linear(3, 1), bucket_cap_mb=1)
         >>> with ddp.no_sync():
         ...     ddp(distgrad.randn(2, 3)).sum().backward()   # accumulates locally
         >>> ddp(distgrad.randn(2, 3)).sum().backward()       # averages the sum of both
@@ -244,8 +246,12 @@ class DistributedDataParallel(Module):
 
         Example::
 
+            >>> import distgrad, distgrad.distributed as dist
             >>> from distgrad.comm.comm_hooks import fp16_compress_hook
+            >>> dist.init_process_group()
+            >>> ddp = DistributedDataParallel(distgrad.nn.Linear(3, 1))
             >>> ddp.register_comm_hook(None, fp16_compress_hook)
+            >>> ddp(distgrad.randn(2, 3)).sum().backward()
         """
         self.reducer.register_comm_hook(state, hook)
 
@@ -258,6 +264,10 @@ class DistributedDataParallel(Module):
 
         Example::
 
+            >>> import distgrad, distgrad.distributed as dist
+            >>> dist.init_process_group()
+            >>> ddp = DistributedDataParallel(distgrad.nn.Linear(3, 1))
+            >>> chunks = distgrad.randn(4, 2, 3).unbind(0)
             >>> with ddp.no_sync():
             ...     for chunk in chunks[:-1]:
             ...         ddp(chunk).sum().backward()

@@ -91,6 +91,8 @@ class SyncBatchNorm(_BatchNorm):
 
     Example::
 
+        >>> import distgrad
+        >>> from distgrad import nn
         >>> bn = nn.SyncBatchNorm(4)
         >>> bn(distgrad.randn(8, 4, 5)).shape
         distgrad.Size([8, 4, 5])
@@ -143,6 +145,7 @@ class SyncBatchNorm(_BatchNorm):
 
         Example::
 
+            >>> from distgrad import nn
             >>> net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
             >>> nn.SyncBatchNorm.convert_sync_batchnorm(net)[1]
             SyncBatchNorm(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
