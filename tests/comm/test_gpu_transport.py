@@ -28,6 +28,7 @@ from distgrad.comm import env, gpu, gpu_ops
 from distgrad.comm.group import ProcessGroup
 from distgrad.comm.reduce_op import RedOpType
 from distgrad.comm.selfcomm import SelfComm
+from devices import HAS_CUDA, requires_cuda
 from fake_cuda import FakeCudaArray, FakeCupy, on_fake_gpu
 from test_collectives import DTYPES, OPS, expected_reduction, rank_data, valid
 
@@ -35,6 +36,7 @@ group_mod = importlib.import_module("distgrad.comm.group")  # distgrad.comm.grou
 mpi = pytest.mark.mpi(min_size=2)
 single = pytest.mark.skipif(env.launched_by_mpi(), reason="world-of-one test (runs without mpiexec)")
 TRANSPORTS = [gpu.NCCL, gpu.CUDA_MPI, gpu.HOST]
+REAL_IS_DEVICE_ARRAY = gpu.is_device_array
 _ENV_VALUE = {gpu.NCCL: "nccl", gpu.CUDA_MPI: "mpi", gpu.HOST: "host"}
 
 
@@ -294,38 +296,45 @@ def _dev_tensor(array):
     return distgrad.Tensor._make(on_fake_gpu(array))
 
 
-def _run_everything(dtype, transport):
-    """Every supported collective on this rank's data; returns {case: result} (host arrays)."""
+def _host(t):
+    return np.asarray(backend.to_device(t._data, backend.CPU))
+
+
+def _run_everything(dtype, transport, make=_dev_tensor):
+    """Every supported collective on this rank's data (tensors from ``make``); returns {case: host result}."""
     rank, size = dist.get_rank(), dist.get_world_size()
     out = {}
     for op in OPS:
         if not valid(op, dtype):
             continue
-        t = _dev_tensor(rank_data(rank, dtype))
+        t = make(rank_data(rank, dtype))
         dist.all_reduce(t, op=op)
-        out[f"all_reduce {op.name}"] = np.asarray(t._data)
-        t = _dev_tensor(rank_data(rank, dtype).reshape(7, 1).T)     # non-contiguous view
+        out[f"all_reduce {op.name}"] = _host(t)
+        base = make(np.stack([rank_data(rank, dtype)] * 2, axis=1))
+        t = base[:, 1]                                        # a non-contiguous view, reduced in place
+        assert not t.is_contiguous()
         dist.all_reduce(t, op=op)
-        out[f"all_reduce view {op.name}"] = np.asarray(t._data)
-        t = _dev_tensor(rank_data(rank, dtype, 2 * size))
-        red = _dev_tensor(np.zeros(2, dtype.np))
+        out[f"all_reduce view {op.name}"] = _host(t)
+        out[f"beside the view {op.name}"] = _host(base[:, 0])
+        t = make(rank_data(rank, dtype, 2 * size))
+        red = make(np.zeros(2, dtype.np))
         dist.reduce_scatter_tensor(red, t, op=op)
-        out[f"reduce_scatter {op.name}"] = np.asarray(red._data)
+        out[f"reduce_scatter {op.name}"] = _host(red)
     if valid(dist.ReduceOp.SUM, dtype):
         for dst in range(size):
-            t = _dev_tensor(rank_data(rank, dtype))
+            t = make(rank_data(rank, dtype))
             dist.reduce(t, dst=dst, op=dist.ReduceOp.SUM)
-            out[f"reduce {dst}"] = np.asarray(t._data)
+            out[f"reduce {dst}"] = _host(t)
     for src in range(size):
-        t = _dev_tensor(rank_data(rank, dtype))
+        t = make(rank_data(rank, dtype))
         dist.broadcast(t, src=src)
-        out[f"broadcast {src}"] = np.asarray(t._data)
-    gathered = _dev_tensor(np.zeros((size, 7), dtype.np))
-    dist.all_gather_into_tensor(gathered, _dev_tensor(rank_data(rank, dtype)))
-    out["all_gather"] = np.asarray(gathered._data)
-    work = dist.all_reduce(t := _dev_tensor(rank_data(rank, dtype)), async_op=True)
+        out[f"broadcast {src}"] = _host(t)
+    gathered = make(np.zeros((size, 7), dtype.np))
+    dist.all_gather_into_tensor(gathered, make(rank_data(rank, dtype)))
+    out["all_gather"] = _host(gathered)
+    work = dist.all_reduce(t := make(rank_data(rank, dtype)), async_op=True)
     work.wait()
-    out["async all_reduce"] = np.asarray(t._data)
+    out["async all_reduce"] = _host(t)
     for v in out.values():
         assert v.dtype == dtype.np
     return out
@@ -339,7 +348,8 @@ def _expected(dtype):
             continue
         full = expected_reduction(op, dtype, size)
         want[f"all_reduce {op.name}"] = full
-        want[f"all_reduce view {op.name}"] = full.reshape(1, 7)
+        want[f"all_reduce view {op.name}"] = full
+        want[f"beside the view {op.name}"] = rank_data(rank, dtype)
         want[f"reduce_scatter {op.name}"] = expected_reduction(op, dtype, size, 2 * size)[2 * rank:2 * rank + 2]
     if valid(dist.ReduceOp.SUM, dtype):
         for dst in range(size):
@@ -402,3 +412,49 @@ def test_sub_groups_get_their_own_channel(monkeypatch):
         ch = gpu.channel(evens, t._data)
         assert ch.transport == gpu.NCCL and ch.comm.ndev == len(members)   # forced: even a group of one
         assert ch is not gpu.channel(dist.default_group(), t._data)
+
+
+# --- real GPUs (skipped without one) -------------------------------------------------------------------------
+
+def _cuda_tensor(array):
+    return distgrad.tensor(array, device="cuda")
+
+
+def _real_transport(monkeypatch, transport):
+    """Use the real CuPy arrays and libraries with ``transport`` forced (skip when this machine lacks it)."""
+    monkeypatch.setattr(gpu, "is_device_array", REAL_IS_DEVICE_ARRAY)
+    if transport == gpu.NCCL and gpu.nccl_module() is None:
+        pytest.skip("CuPy has no NCCL here")
+    if transport == gpu.CUDA_MPI and env.loaded_mpi() is not None and not gpu.mpi_cuda_support(env.loaded_mpi())[0]:
+        pytest.skip("this MPI is not CUDA-aware")
+    if transport != gpu.LOCAL:
+        monkeypatch.setenv(gpu.TRANSPORT_VAR, _ENV_VALUE[transport])
+    gpu.reset()
+
+
+@single
+@requires_cuda
+@pytest.mark.parametrize("transport", TRANSPORTS + [gpu.LOCAL])
+@pytest.mark.parametrize("dtype", [distgrad.bool, distgrad.int16, distgrad.float16, distgrad.float32], ids=str)
+def test_real_gpu_collectives_in_a_world_of_one(monkeypatch, transport, dtype):
+    _real_transport(monkeypatch, transport)
+    got = _run_everything(dtype, transport, _cuda_tensor)
+    assert gpu.channel(dist.default_group(), distgrad.zeros(1, device="cuda")._data).transport == transport
+    want = _expected(dtype)
+    for case in want:
+        np.testing.assert_array_equal(got[case], want[case], err_msg=f"{transport}: {case}")
+
+
+@mpi
+@pytest.mark.skipif(not HAS_CUDA, reason="needs one GPU per rank")
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_real_gpus_every_transport_same_answers(monkeypatch, transport):
+    if distgrad.cuda.device_count() < dist.get_local_world_size():
+        pytest.skip("needs one GPU per rank on each node")
+    assert distgrad.cuda.current_device() == dist.get_local_rank() % distgrad.cuda.device_count()
+    _real_transport(monkeypatch, transport)
+    for dtype in DTYPES:
+        got = _run_everything(dtype, transport, _cuda_tensor)
+        want = _expected(dtype)
+        for case in want:
+            np.testing.assert_array_equal(got[case], want[case], err_msg=f"{transport} {dtype}: {case}")
