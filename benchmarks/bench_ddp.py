@@ -176,8 +176,9 @@ def main(argv=None):
     # (b, c) steps
     ddp = DDP(mlp(distgrad))
     deferred = DDP(mlp(distgrad))
+    syncs = []
     configs_all = [
-        ("DDP, all ranks", step_fn(distgrad, ddp, rank)),
+        ("DDP, all ranks", step_fn(distgrad, ddp, rank, lambda: syncs.append(ddp.reducer.last_sync))),
         ("DDP gradient_as_bucket_view, all ranks", step_fn(distgrad, DDP(mlp(distgrad), gradient_as_bucket_view=True),
                                                            rank)),
         ("plain, all ranks at once", step_fn(distgrad, mlp(distgrad), rank)),
@@ -209,8 +210,11 @@ def main(argv=None):
         for name, step in configs_all:
             dist.barrier()
             res.add(name, time_steps(step, opts.steps))
+    res.add("DDP wait after backward", [s["wait_s"] for s in syncs])
+    res.add("buckets reduced before backward ended", [s["done_before_backward_end"] for s in syncs])
     med = res.summary()
     best = res.summary(min)
+    med["buckets"] = len(ddp.reducer.buckets)
     if torch is not None and size > 1:
         torch.distributed.destroy_process_group()
     if rank == 0:
@@ -257,7 +261,11 @@ def report(med, best, nbytes, size, with_torch):
                                 med["DDP without overlap, all ranks"])
     sync = med.get("DDP full sync", 0.0)
     exposed, exposed_noov = ddp_all - plain_all, noov - plain_all
-    rows = [{"measure": "DDP step - plain step (communication left exposed)", "ms": ms(exposed)},
+    rows = [{"measure": "buckets whose allreduce finished before backward ended (median of steps)",
+             "ms": f"{med['buckets reduced before backward ended']:g} of {med['buckets']}"},
+            {"measure": "DDP's wait for the allreduces after backward (median)",
+             "ms": ms(med["DDP wait after backward"])},
+            {"measure": "DDP step - plain step (communication left exposed)", "ms": ms(exposed)},
             {"measure": "same without overlap (reduce after backward)", "ms": ms(exposed_noov)},
             {"measure": "DDP full sync on its own (a)", "ms": ms(sync)},
             {"measure": "share of the sync hidden under backward",

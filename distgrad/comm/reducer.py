@@ -35,6 +35,7 @@ Example (what DistributedDataParallel does)::
     >>> r = Reducer(params, names, group, cap_bytes=25 << 20)     # doctest: +SKIP
     >>> r.prepare_for_backward(output); loss.backward()           # doctest: +SKIP
 """
+import time
 import weakref
 
 from distgrad import backend
@@ -128,6 +129,7 @@ class Reducer:
         ref = weakref.ref(self)
         self._handles = [p.register_post_accumulate_grad_hook(_hook_for(ref, i)) for i, p in enumerate(self.params)]
         weakref.finalize(self, _remove_handles, self._handles)
+        self.last_sync = None         # {"buckets", "done_before_backward_end", "wait_s"} of the last reduction
         self._static_unused = None    # static_graph: the unused parameters found in the first iteration
         self._used_unsynced = [False] * n  # got a gradient in a no_sync backward since the last reduction
         self._reset()
@@ -345,8 +347,13 @@ class Reducer:
                         self._missing.append(i)
                         self._forced = True
                     self._mark(i, self.params[i]._grad)
+            # how much communication backward hid: buckets already reduced, and the wait for the rest
+            done = sum(1 for b in self.buckets if b.work.is_completed())
+            t0 = time.perf_counter()
             for b in self.buckets:
                 b.work.wait()
+            self.last_sync = {"buckets": len(self.buckets), "done_before_backward_end": done,
+                              "wait_s": time.perf_counter() - t0}
         except BaseException:
             self._abandon()
             raise
@@ -425,6 +432,10 @@ class _HookWork:
 
     def get_future(self):
         return self._future
+
+    def is_completed(self):
+        done = getattr(self._future, "done", None)
+        return bool(done()) if callable(done) else False
 
     def wait(self):
         value = self._future.wait()
