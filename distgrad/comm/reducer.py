@@ -36,6 +36,7 @@ Example (what DistributedDataParallel does)::
     >>> r.prepare_for_backward(output); loss.backward()           # doctest: +SKIP
 """
 import time
+import warnings
 import weakref
 
 from distgrad import backend
@@ -131,6 +132,7 @@ class Reducer:
         weakref.finalize(self, _remove_handles, self._handles)
         self.last_sync = None         # {"buckets", "done_before_backward_end", "wait_s"} of the last reduction
         self._static_unused = None    # static_graph: the unused parameters found in the first iteration
+        self._warned_unused = False
         self._used_unsynced = [False] * n  # got a gradient in a no_sync backward since the last reduction
         self._reset()
         self.expect = False
@@ -178,6 +180,14 @@ class Reducer:
             self._unused = tuple(i for i, p in enumerate(self.params) if id(p) not in reached)
             if self.static_graph:
                 self._static_unused = self._unused
+            elif not self._unused and not self._warned_unused:
+                self._warned_unused = True
+                warnings.warn(
+                    f"{WHERE}: find_unused_parameters=True was specified in DDP constructor, but did not find any "
+                    "unused parameters in the forward pass. This flag results in an extra traversal of the "
+                    "autograd graph every iteration, which can adversely affect performance. If your model indeed "
+                    "never has any unused parameters in the forward pass, consider turning this flag off.",
+                    stacklevel=4)
         elif self.static_graph:
             self._unused = self._static_unused
         if timeline._current is not None:

@@ -216,6 +216,7 @@ def test_globally_unused_parameters_keep_grad_none(static):
 
 
 @mpi
+@pytest.mark.filterwarnings("ignore:.*did not find any unused parameters")
 def test_parameter_used_on_some_ranks_is_averaged_with_zeros():
     rank, size = rank_size()
     ddp = DDP(Branchy(), find_unused_parameters=True)
@@ -340,6 +341,7 @@ def test_state_dict_has_the_module_prefix_and_round_trips():
     assert nn.parallel.DistributedDataParallel is DDP
 
 
+@pytest.mark.filterwarnings("ignore:.*did not find any unused parameters")
 def test_forward_passes_args_and_kwargs_and_no_grad_forward_does_not_reduce():
     rank, size = rank_size()
     ddp = DDP(Branchy(), find_unused_parameters=True)
@@ -436,4 +438,16 @@ def test_comm_hook_returning_a_wrong_result_is_an_error():
     ddp.register_comm_hook(None, bad)
     x, y = batch(0, size)
     with pytest.raises(RuntimeError, match="must hold a tensor of the bucket's"):
+        loss_fn(ddp(shard(x, rank)), shard(y, rank)).backward()
+
+
+def test_find_unused_parameters_warns_once_when_nothing_is_unused():
+    rank, size = rank_size()
+    ddp = DDP(mlp(), find_unused_parameters=True)
+    x, y = batch(0, size)
+    with pytest.warns(UserWarning, match="did not find any unused parameters"):
+        loss_fn(ddp(shard(x, rank)), shard(y, rank)).backward()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         loss_fn(ddp(shard(x, rank)), shard(y, rank)).backward()
