@@ -451,3 +451,20 @@ def test_find_unused_parameters_warns_once_when_nothing_is_unused():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         loss_fn(ddp(shard(x, rank)), shard(y, rank)).backward()
+
+
+def test_parameter_used_only_inside_no_sync_is_still_reduced():
+    rank, size = rank_size()
+    ddp = DDP(Branchy(), find_unused_parameters=True)
+    x, y = batch(0, size)
+    x2, y2 = batch(1, size)
+    with ddp.no_sync():
+        loss_fn(ddp(shard(x, rank), True), shard(y, rank)).backward()
+    loss_fn(ddp(shard(x2, rank), False), shard(y2, rank)).backward()
+    want = []
+    for r in range(size):
+        a = branchy_grads(shard(x, r), shard(y, r), True)
+        b = branchy_grads(shard(x2, r), shard(y2, r), False)
+        want.append([ga + (0 if gb is None else gb) for ga, gb in zip(a, b)])
+    for i, p in enumerate(ddp.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), sum(w[i] for w in want) / size, rtol=1e-12, atol=1e-15)
