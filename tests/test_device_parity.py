@@ -243,3 +243,21 @@ def test_containers_move_their_tensors():
     assert all(a is b for a, b in zip(m.parameters(), before))
     m.cpu()
     assert all(p.device == "cpu" for p in m.parameters()) and m.step.device == "cpu"
+
+
+def test_gradcheck_runs_on_the_device(device):
+    x = distgrad.randn(3, 2, dtype=distgrad.float64, device=device, requires_grad=True)
+    w = distgrad.randn(2, 4, dtype=distgrad.float64, device=device, requires_grad=True)
+    assert distgrad.autograd.gradcheck(lambda a, b: (a @ b).tanh(), [x, w])
+    assert distgrad.autograd.gradgradcheck(lambda a, b: (a @ b).tanh(), [x, w])
+
+    class WrongGrad(distgrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    assert distgrad.autograd.gradcheck(WrongGrad.apply, [x], raise_exception=False) is False

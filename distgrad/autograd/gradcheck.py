@@ -14,6 +14,7 @@ Example::
 """
 import numpy as np
 
+from distgrad import backend
 from distgrad.autograd.api import grad as _grad
 from distgrad.autograd.grad_mode import enable_grad, no_grad
 from distgrad.autograd.tensor import Tensor
@@ -39,14 +40,14 @@ def _numerical(fn, inputs, diff_idx, eps):
         for k, i in enumerate(diff_idx):
             data = inputs[i]._data
             flat = data.reshape(-1)
-            if not np.shares_memory(flat, data):
+            if not backend.get_array_module(data).shares_memory(flat, data):
                 raise GradcheckError(f"gradcheck: input {i} must be contiguous")
             for j in range(flat.size):
                 orig = flat[j].item()
                 flat[j] = orig + eps
-                plus = [np.array(o._data, dtype=np.float64).reshape(-1) for o in _outputs(fn, inputs)]
+                plus = [_host64(o) for o in _outputs(fn, inputs)]
                 flat[j] = orig - eps
-                minus = [np.array(o._data, dtype=np.float64).reshape(-1) for o in _outputs(fn, inputs)]
+                minus = [_host64(o) for o in _outputs(fn, inputs)]
                 flat[j] = orig
                 for m in range(len(outs)):
                     jac[k][m][j] = (plus[m] - minus[m]) / (2 * eps)
@@ -63,12 +64,18 @@ def _analytical(fn, inputs, diff_idx):
         for j in range(out.numel()):
             seed = np.zeros(out.numel(), dtype=out._data.dtype)
             seed[j] = 1
-            gs = _grad([out], [inputs[i] for i in diff_idx], [Tensor._make(seed.reshape(out._data.shape))],
-                       retain_graph=True, allow_unused=True)
+            seed = backend.to_device(seed.reshape(out._data.shape), out.device)  # on the output's device
+            gs = _grad([out], [inputs[i] for i in diff_idx], [Tensor._make(seed)], retain_graph=True,
+                       allow_unused=True)
             for k, g in enumerate(gs):
                 if g is not None:
-                    jac[k][m][:, j] = np.asarray(g._data, dtype=np.float64).reshape(-1)
+                    jac[k][m][:, j] = _host64(g)
     return jac
+
+
+def _host64(t):
+    """A flat float64 NumPy copy of a tensor on any device."""
+    return backend.to_device(t._data, backend.CPU).astype(np.float64).reshape(-1)
 
 
 def _fail(msg, raise_exception):
