@@ -261,3 +261,38 @@ def test_gradcheck_runs_on_the_device(device):
             return g * 3
 
     assert distgrad.autograd.gradcheck(WrongGrad.apply, [x], raise_exception=False) is False
+
+
+# --- the CUDA kernels behind conv's im2col/col2im ------------------------------------------------------------
+
+def test_cuda_kernels_switch(monkeypatch):
+    from distgrad import backend
+    from distgrad.autograd.ops import cuda_kernels
+    from fake_cuda import FakeCupy
+    fake = FakeCupy(1)
+    monkeypatch.setattr(backend, "_cupy", fake)
+    assert cuda_kernels.enabled(fake) and not cuda_kernels.enabled(np)
+    monkeypatch.setenv(cuda_kernels.KERNELS_VAR, "0")
+    assert not cuda_kernels.enabled(fake)
+
+
+@requires_cuda
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("hw, kernel, stride, padding, dilation", [
+    ((5, 6), (3, 3), (1, 1), (1, 1), (1, 1)), ((7, 5), (3, 2), (2, 1), (1, 0), (1, 2)),
+    ((6, 6), (2, 2), (2, 2), (0, 1), (1, 1)), ((4, 9), (1, 3), (1, 3), (0, 2), (1, 1)),
+    ((32, 32), (3, 3), (2, 2), (1, 1), (1, 1))])
+def test_cuda_kernels_match_the_array_expressions(monkeypatch, dtype, hw, kernel, stride, padding, dilation):
+    from distgrad import backend
+    from distgrad.autograd.ops import conv, conv_args, cuda_kernels
+    cp = backend.cupy_module()
+    rng = np.random.default_rng(0)
+    x = cp.asarray(rng.standard_normal((2, 3) + hw).astype(dtype))
+    geom = conv_args.conv_geometry("conv2d", 2, x.shape, (4, 3) + kernel, None, stride, padding, dilation, 1)
+    cols = cp.asarray(rng.standard_normal((2, 3 * kernel[0] * kernel[1], geom.out_size[0] * geom.out_size[1]))
+                      .astype(dtype))
+    fast = conv.im2col(x, geom), conv.col2im(cols, geom, 3)
+    monkeypatch.setenv(cuda_kernels.KERNELS_VAR, "0")
+    slow = conv.im2col(x, geom), conv.col2im(cols, geom, 3)
+    cp.testing.assert_array_equal(fast[0], slow[0])
+    cp.testing.assert_allclose(fast[1], slow[1], rtol=1e-2 if dtype == "float16" else 1e-6)

@@ -33,6 +33,7 @@ Example::
 """
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
+from distgrad.autograd.ops import cuda_kernels
 from distgrad.autograd.ops.conv_args import (ConvGeometry, check_pair_dtypes, conv_geometry, fold_geometry,
                                              transpose_geometry)
 from distgrad.autograd.tensor import Tensor
@@ -61,7 +62,9 @@ def im2col(x, geom):
     """The contiguous column matrix ``(N, groups, C/groups*kh*kw, OH*OW)`` of ``x`` (one copy)."""
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
-    if _padded(geom):
+    if _padded(geom) and cuda_kernels.enabled(xp):
+        cols = cuda_kernels.im2col(x, geom)  # one kernel launch instead of kh * kw + 1
+    elif _padded(geom):
         # copy each kernel tap's in-bounds block straight from x; the padding stays zero
         cols = xp.zeros((n, c) + tuple(geom.kernel) + tuple(geom.out_size), dtype=x.dtype)
         for i, j, orows, ocols, irows, icols in _taps(geom):
@@ -79,6 +82,8 @@ def col2im(cols, geom, channels):
     the padding are never written.
     """
     xp = backend.get_array_module(cols)
+    if cuda_kernels.enabled(xp):
+        return cuda_kernels.col2im(cols, geom, channels)
     n = cols.shape[0]
     cols = cols.reshape((n, channels) + tuple(geom.kernel) + tuple(geom.out_size))
     out = xp.zeros((n, channels) + tuple(geom.in_size), dtype=cols.dtype)
