@@ -16,7 +16,6 @@ Example::
     >>> conv(distgrad.randn(8, 3, 28, 28)).shape
     distgrad.Size([8, 16, 28, 28])
 """
-import math
 
 from distgrad.autograd.ops import conv as conv_ops
 from distgrad.autograd.ops.pad import pad as _pad
@@ -92,12 +91,7 @@ class _ConvNd(Module):
 
     def reset_parameters(self):
         """Re-draw weight and bias with PyTorch's default scheme."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init.default_weight_and_bias_(self.weight, self.bias)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

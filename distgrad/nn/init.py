@@ -126,6 +126,16 @@ def eye_(tensor):
         return _write(tensor, tensor._xp().eye(*tensor.shape))
 
 
+def default_weight_and_bias_(weight, bias):
+    """PyTorch's default for Linear and Conv layers: kaiming_uniform_(a=sqrt(5)) for the weight,
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias (zeros when fan_in is 0)."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)
+
+
 def _calculate_fan_in_and_fan_out(tensor):
     """(fan_in, fan_out): input and output features times the receptive field (for conv kernels)."""
     if tensor.ndim < 2:
