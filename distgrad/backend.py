@@ -152,8 +152,9 @@ def to_device(array, dev):
             return array
         return _cupy.asnumpy(array)
     with _cupy.cuda.Device(dev.index):
-        if isinstance(array, _cupy.ndarray) and array.device.id == dev.index:
-            return array
+        if isinstance(array, _cupy.ndarray):
+            # cupy.asarray would hand back an array of another GPU as it is; copy makes it on this one
+            return array if array.device.id == dev.index else _cupy.copy(array)
         return _cupy.asarray(array)
 
 

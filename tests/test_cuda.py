@@ -7,6 +7,7 @@ everything with ``FakeCupy`` runs anywhere.  The GPU itself is exercised by
 """
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -347,3 +348,19 @@ def test_copy_moves_across_devices(gpu_arrays):
     back = _on_gpu(distgrad.zeros(3))
     back.copy_(c)
     assert back.device == "cuda:0" and to_host(back).tolist() == [0.0, 1.0, 2.0]
+
+
+def test_moving_between_gpus_copies_onto_the_target(fake_cupy):
+    class Arr:
+        def __init__(self, dev):
+            self.device = types.SimpleNamespace(id=dev)
+
+    fake_cupy.ndarray = Arr
+    fake_cupy.copy = lambda a: Arr(fake_cupy.runtime.current)
+    fake_cupy.asarray = lambda a: Arr(fake_cupy.runtime.current)
+    on0 = Arr(0)
+    assert backend.to_device(on0, distgrad.device("cuda:0")) is on0
+    moved = backend.to_device(on0, distgrad.device("cuda:1"))
+    assert moved is not on0 and moved.device.id == 1
+    assert backend.to_device(np.zeros(2), distgrad.device("cuda:1")).device.id == 1
+    assert fake_cupy.runtime.current == 0
