@@ -288,6 +288,23 @@ def reduce_scatter_block(pg, output, input, op, async_op, name):
     return None if ops is None else ops.reduce_scatter_block(output, input, op, async_op)
 
 
+def check_device_id(device_id, where="init_process_group"):
+    """The CUDA ordinal ``device_id`` (an int, ``"cuda:i"`` or a device) names, or None; raises when it cannot be used.
+
+    ``init_process_group`` calls it before setting anything up, so a bad
+    ``device_id`` changes nothing.
+    """
+    if device_id is None:
+        return None
+    dev = backend.device("cuda", device_id) if isinstance(device_id, int) and not isinstance(device_id, bool) \
+        else backend.device(device_id)
+    if dev.type != "cuda":
+        raise ValueError(f"{where}: device_id must name a CUDA device, got {dev}")
+    if not backend.cuda_is_available():
+        raise RuntimeError(f"{where}: device_id={dev} was given but CUDA is not available")
+    return backend.normalize_device(dev).index
+
+
 def bind_local_device(local_rank, device_id=None):
     """Make this process's GPU current: ``device_id`` when given, else ``cuda:(local_rank % GPUs)``.
 
@@ -296,15 +313,11 @@ def bind_local_device(local_rank, device_id=None):
     ``set_device`` call.  A process that already chose a device other than 0
     keeps it.  Returns the ordinal made current, or None (no CUDA).
     """
+    idx = check_device_id(device_id)
     if not backend.cuda_is_available():
-        if device_id is not None and backend.device(device_id if not isinstance(device_id, int)
-                                                     else f"cuda:{device_id}").type == "cuda":
-            raise RuntimeError(f"init_process_group: device_id={device_id} was given but CUDA is not available")
         return None
     cp = backend.cupy_module()
-    if device_id is not None:
-        idx = backend.normalize_device(device_id).index
-    else:
+    if idx is None:
         if cp.cuda.runtime.getDevice() != 0:
             return cp.cuda.runtime.getDevice()
         idx = local_rank % backend.cuda_device_count()

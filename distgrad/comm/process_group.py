@@ -110,6 +110,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     """
     where = "init_process_group"
     _check_backend(backend, where)
+    gpu.check_device_id(device_id, where)
     seconds = watchdog.resolve_timeout(timeout, where)
     with _state.lock:
         if _state.default is not None:

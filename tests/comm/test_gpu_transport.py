@@ -281,6 +281,20 @@ def test_bind_local_device(monkeypatch):
     assert gpu.bind_local_device(3) is None
     with pytest.raises(RuntimeError, match="device_id=cuda:0 was given but CUDA is not available"):
         gpu.bind_local_device(0, device_id="cuda:0")
+    with pytest.raises(ValueError, match="must name a CUDA device, got cpu"):
+        gpu.check_device_id("cpu")
+
+
+@single
+@pytest.mark.skipif(HAS_CUDA, reason="states what a machine without CUDA answers")
+def test_a_bad_device_id_changes_nothing():
+    dist.destroy_process_group()
+    try:
+        with pytest.raises(RuntimeError, match="device_id=cuda:1 was given but CUDA is not available"):
+            dist.init_process_group(device_id=distgrad.device("cuda:1"))
+        assert not dist.is_initialized()
+    finally:
+        dist.init_process_group(timeout=60)
 
 
 @single
