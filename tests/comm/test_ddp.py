@@ -468,3 +468,21 @@ def test_parameter_used_only_inside_no_sync_is_still_reduced():
         want.append([ga + (0 if gb is None else gb) for ga, gb in zip(a, b)])
     for i, p in enumerate(ddp.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), sum(w[i] for w in want) / size, rtol=1e-12, atol=1e-15)
+
+
+@mpi
+def test_a_late_rank_is_waited_for_and_the_result_is_unchanged():
+    import time
+    rank, size = rank_size()
+    ddp = DDP(mlp(), bucket_cap_mb=1e-4)
+    x, y = batch(0, size)
+    out = ddp(shard(x, rank))
+    if rank == size - 1:
+        time.sleep(0.2)   # the others reach each bucket's allreduce first and wait, sleeping
+    t0 = time.perf_counter()
+    loss_fn(out, shard(y, rank)).backward()
+    if rank == 0:
+        assert time.perf_counter() - t0 > 0.1
+    parts = [local_grads(ddp.module, shard(x, r), shard(y, r)) for r in range(size)]
+    for i, p in enumerate(ddp.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), sum(part[i] for part in parts) / size, rtol=1e-12)
