@@ -238,10 +238,21 @@ def _log_once(pg, ch):
         print(line, file=sys.stderr, flush=True)
 
 
-def reset():
-    """Forget every group's channel and what was logged (tests; a destroyed group's channel goes with it)."""
+def release(pg):
+    """Drop ``pg``'s channel, destroying its NCCL communicator (``destroy_process_group`` calls it)."""
     with _lock:
-        _channels.clear()
+        ch = _channels.pop(pg, None)
+    if ch is not None and ch.transport == NCCL:
+        ch.comm.destroy()
+
+
+def reset():
+    """Forget every group's channel and what was logged (for tests)."""
+    with _lock:
+        channels = list(_channels.keys())
+    for pg in channels:
+        release(pg)
+    with _lock:
         _logged.clear()
 
 

@@ -377,5 +377,6 @@ def destroy_process_group(group=None):
             _state.executor.drain()
         for pg in doomed:
             pg._destroyed = True
+            gpu.release(pg)  # its NCCL communicator, if it opened one
             if pg._MPI is not None:
                 pg._comm.Free()

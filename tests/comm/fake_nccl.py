@@ -23,6 +23,7 @@ _OP_NAMES = {NCCL_SUM: "SUM", NCCL_PROD: "PROD", NCCL_MAX: "MAX", NCCL_MIN: "MIN
 
 calls = []       # (method, datatype name, count, op name or root)
 unique_ids = []  # every id get_unique_id handed out
+destroyed = []   # communicators whose destroy() was called
 MPI = None       # set by the test to mpi4py.MPI under mpiexec; None: a world of one
 members = None   # world ranks of the next communicator's group (None: all); real NCCL finds them by the id
 
@@ -61,6 +62,12 @@ class NcclCommunicator:
 
     def rank_id(self):
         return self._rank
+
+    def destroy(self):
+        destroyed.append(self)
+        if self._mpi is not None:
+            self._mpi.Free()
+            self._mpi = None
 
     def _mpi_op(self, op):
         return getattr(MPI, _OP_NAMES[op])

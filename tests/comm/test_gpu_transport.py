@@ -195,6 +195,20 @@ def test_the_choice_is_logged_once(monkeypatch, caplog):
 
 
 @single
+def test_destroying_a_group_destroys_its_nccl_communicator(monkeypatch):
+    use(monkeypatch, gpu.NCCL)
+    sub = dist.new_group([0])
+    t = distgrad.Tensor._make(on_fake_gpu(np.ones(2, np.float32)))
+    dist.all_reduce(t, group=sub)
+    comm = gpu.channel(sub, t._data).comm
+    fake_nccl.destroyed.clear()
+    dist.destroy_process_group(sub)
+    assert fake_nccl.destroyed == [comm]
+    dist.all_reduce(t)                            # the world's channel is untouched
+    assert fake_nccl.destroyed == [comm]
+
+
+@single
 def test_without_logging_configured_rank_0_prints_the_choice(monkeypatch, capsys):
     monkeypatch.setattr(gpu, "logger", logging.Logger("isolated"))   # no handlers anywhere
     use(monkeypatch, gpu.HOST)
