@@ -59,3 +59,29 @@ def fmt_us(seconds):
 
 def ratio(a, b):
     return f"{a / b:.2f}x" if b else "n/a"
+
+
+def isolated(script, *args):
+    """Seconds measured by ``python script --worker *args`` (which prints one float) in a fresh
+    interpreter.  Each framework gets its own process because importing torch next to NumPy
+    slows NumPy's BLAS in that process (measured here: a NumPy matmul floor of 33 ms alone,
+    46 ms once torch was imported)."""
+    import subprocess
+    out = subprocess.run([sys.executable, script, "--worker", *map(str, args)], capture_output=True,
+                         text=True, check=True, env=dict(os.environ))
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def interleaved(script, variants, rounds=3):
+    """Median seconds per variant (a tuple of worker args), with the rounds interleaved so that
+    load on this shared machine hits every variant alike."""
+    times = {v: [] for v in variants}
+    for _ in range(rounds):
+        for v in variants:
+            times[v].append(isolated(script, *v))
+    return {v: statistics.median(t) for v, t in times.items()}
+
+
+def has_torch():
+    import importlib.util
+    return importlib.util.find_spec("torch") is not None

@@ -4,23 +4,24 @@
 
 1. A chain of 1,000 small elementwise ops (mul, add, tanh on 16 floats), forward + backward,
    reported per op; target: at most 5 us per recorded op.
-2. One training step (forward, cross-entropy, backward, SGD) of an MLP 64-64-64-10 at batch 32,
-   single-threaded; target: at most 2x PyTorch's step time.
-Both print the ratio to PyTorch measured in the same run (and the NumPy floor for the chain).
+2. One training step (forward, cross-entropy, backward, SGD with momentum) of an MLP
+   64-64-64-10 at batch 32, single-threaded; target: at most 2x PyTorch's step time.
+Each number is the median of 3 fresh subprocesses (see ``_common.isolated``), rounds
+interleaved; the chain also shows the NumPy floor (the same array math with no framework).
 """
+import sys
+
 import numpy as np
 
 import _common  # noqa: F401  (pins threads before numpy/torch load)
-from _common import fmt_us, ratio, table, timeit, torch_or_none
+from _common import fmt_us, has_torch, interleaved, ratio, table, timeit
 
-import distgrad
-
-CHAIN = 1000
+CHAIN = 999  # 333 rounds of (mul, add, tanh)
 
 
-def chain_step(lib, x):
+def chain_step(x):
     y = x
-    for i in range(CHAIN // 3):
+    for _ in range(CHAIN // 3):
         y = (y * 1.0001 + 0.0001).tanh()
     y.sum().backward()
     x.grad = None
@@ -28,7 +29,7 @@ def chain_step(lib, x):
 
 def numpy_chain_floor(a):
     ys, y = [], a
-    for i in range(CHAIN // 3):
+    for _ in range(CHAIN // 3):
         y = np.tanh(y * 1.0001 + 0.0001)
         ys.append(y)
     g = np.ones_like(a)
@@ -64,30 +65,47 @@ def train_step_fn(lib, sizes, batch, make_optimizer=None):
     return step
 
 
-def main():
-    torch = torch_or_none()
-    rows = []
-    x = distgrad.randn(16, requires_grad=True)
-    ours = timeit(lambda: chain_step(distgrad, x), repeat=5) / CHAIN
-    floor = timeit(lambda: numpy_chain_floor(x._data), repeat=5) / CHAIN
-    row = {"benchmark": f"chain of {CHAIN} elementwise ops (per op)", "distgrad us": fmt_us(ours),
-           "numpy floor us": fmt_us(floor)}
-    if torch is not None:
-        tx = torch.randn(16, requires_grad=True)
-        theirs = timeit(lambda: chain_step(torch, tx), repeat=5) / CHAIN
-        row.update({"pytorch us": fmt_us(theirs), "distgrad/pytorch": ratio(ours, theirs)})
-    rows.append(row)
+def _lib(name):
+    if name == "torch":
+        from _common import torch_or_none
+        return torch_or_none()
+    import distgrad
+    return distgrad
 
-    sizes, batch = (64, 64, 64, 10), 32
-    ours = timeit(train_step_fn(distgrad, sizes, batch))
-    row = {"benchmark": "MLP 64-64-64-10 train step, batch 32", "distgrad us": fmt_us(ours)}
-    if torch is not None:
-        theirs = timeit(train_step_fn(torch, sizes, batch))
-        row.update({"pytorch us": fmt_us(theirs), "distgrad/pytorch": ratio(ours, theirs)})
-    rows.append(row)
+
+def worker(bench, which):
+    if bench == "chain":
+        if which == "floor":
+            a = np.random.default_rng(0).standard_normal(16).astype(np.float32)
+            print(timeit(lambda: numpy_chain_floor(a), repeat=5) / CHAIN)
+            return
+        lib = _lib(which)
+        x = lib.randn(16, requires_grad=True)
+        print(timeit(lambda: chain_step(x), repeat=5) / CHAIN)
+    else:
+        print(timeit(train_step_fn(_lib(which), (64, 64, 64, 10), 32)))
+
+
+def main():
+    others = ["torch"] if has_torch() else []
+    t = interleaved(__file__, [("chain", k) for k in ["distgrad", "floor"] + others]
+                    + [("mlp", k) for k in ["distgrad"] + others])
+    rows = []
+    for bench, name in [("chain", f"chain of {CHAIN} elementwise ops (per op)"),
+                        ("mlp", "MLP 64-64-64-10 train step, batch 32")]:
+        row = {"benchmark": name, "distgrad us": fmt_us(t[(bench, "distgrad")])}
+        if (bench, "floor") in t:
+            row["numpy floor us"] = fmt_us(t[(bench, "floor")])
+        if others:
+            row["pytorch us"] = fmt_us(t[(bench, "torch")])
+            row["distgrad/pytorch"] = ratio(t[(bench, "distgrad")], t[(bench, "torch")])
+        rows.append(row)
     table("autograd overhead (single thread; targets: chain <= 5 us/op, MLP step <= 2x PyTorch)", rows,
           ["benchmark", "distgrad us", "pytorch us", "numpy floor us", "distgrad/pytorch"])
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(*sys.argv[2:])
+    else:
+        main()
