@@ -16,8 +16,7 @@ import distgrad
 import distgrad.nn.functional as F
 from distgrad import backend
 from distgrad import random as drandom
-from devices import HAS_CUDA, to_host
-from fake_cuda import FakeCupy, fake_gpu_arrays, on_fake_gpu
+from devices import HAS_CUDA, FakeCupy, fake_gpu_arrays, on_fake_gpu, to_host
 
 no_cuda = pytest.mark.skipif(HAS_CUDA, reason="states what a machine without CUDA answers")
 NOT_AVAILABLE = "CUDA is not available"

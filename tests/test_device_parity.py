@@ -268,7 +268,7 @@ def test_gradcheck_runs_on_the_device(device):
 def test_cuda_kernels_switch(monkeypatch):
     from distgrad import backend
     from distgrad.autograd.ops import cuda_kernels
-    from fake_cuda import FakeCupy
+    from devices import FakeCupy
     fake = FakeCupy(1)
     monkeypatch.setattr(backend, "_cupy", fake)
     assert cuda_kernels.enabled(fake) and not cuda_kernels.enabled(np)

@@ -28,8 +28,7 @@ from distgrad.comm import env, gpu, gpu_ops
 from distgrad.comm.group import ProcessGroup
 from distgrad.comm.reduce_op import RedOpType
 from distgrad.comm.selfcomm import SelfComm
-from devices import HAS_CUDA, requires_cuda
-from fake_cuda import FakeCudaArray, FakeCupy, on_fake_gpu
+from devices import HAS_CUDA, FakeCudaArray, FakeCupy, on_fake_gpu, requires_cuda
 from test_collectives import DTYPES, OPS, expected_reduction, rank_data, valid
 
 group_mod = importlib.import_module("distgrad.comm.group")  # distgrad.comm.group is also a function name
