@@ -6,19 +6,25 @@
 * CNN: batch 128, 3x32x32 input, conv(64)-BN-ReLU-conv(128)-BN-ReLU-pool-conv(256)-ReLU-pool-Linear(10).
 
 A step is zero_grad, forward, cross-entropy, backward and an SGD (momentum 0.9)
-update, float32.  Both models start from the same weights (distgrad's, copied
-into PyTorch), and the first step's losses are printed side by side, so the
-two frameworks time the same computation.  Each timed round runs ``--steps``
-steps and ends with a device synchronize; the median round is reported per
-step.  TF32 is off on both sides (CuPy does not use it unless CUPY_TF32=1;
-PyTorch's cuDNN would by default), so both do full float32 math.
+update, float32.  Both models start from the same weights (distgrad's initial
+ones, written to a temporary .npz and loaded by each side), and the first
+step's losses are printed side by side, so the two frameworks time the same
+computation.  Each framework runs in its own fresh process (as the other
+benchmarks do: importing one framework next to the other perturbs it), rounds
+interleaved; in a process, each timed round runs ``--steps`` steps and ends
+with a device synchronize, and the median round is its time per step.  TF32
+is off on both sides (CuPy does not use it unless CUPY_TF32=1; PyTorch's cuDNN
+would by default), so both do full float32 math.
 Target: distgrad at most 1.2x PyTorch's step time.
 
 Without a GPU (no CuPy, or no device) it prints "no GPU: skipped" and exits 0.
 """
 import argparse
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -114,12 +120,50 @@ def torch_cuda_or_none():
     return torch
 
 
+def initial_weights(key, path):
+    """Write distgrad's initial weights for model ``key`` (seed 0, built on the CPU) to ``path``."""
+    distgrad.manual_seed(0)
+    model = CASES[key][1](distgrad)
+    np.savez(path, **{k: v.numpy() for k, v in model.state_dict().items()})
+
+
+def worker(framework, key, steps, repeat, weights_path):
+    """Time one framework on one model in this (fresh) process; print ``seconds first_loss``."""
+    _, make, shape = CASES[key]
+    weights = dict(np.load(weights_path))
+    if framework == "torch":
+        torch = torch_cuda_or_none()
+        step, sync = torch_step(torch, make, shape, weights)
+    else:
+        model, step, sync = distgrad_step(make, shape)
+        model.load_state_dict({k: distgrad.tensor(v, device="cuda") for k, v in weights.items()})
+    first = float(step().item())
+    seconds = time_steps(step, sync, steps, repeat)
+    extra = f" {distgrad.cuda.memory_allocated() / 2 ** 20:.0f}" if framework == "distgrad" else ""
+    print(f"{seconds!r} {first!r}{extra}")
+
+
+def _run_worker(*args):
+    out = subprocess.run([sys.executable, __file__, "--worker", *map(str, args)], capture_output=True, text=True,
+                         env=dict(os.environ))
+    if out.returncode != 0:
+        raise RuntimeError(f"bench_gpu worker {args[:2]} failed:\n{out.stderr}")
+    return [float(v) for v in out.stdout.strip().splitlines()[-1].split()]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=10, help="steps per timed round")
-    ap.add_argument("--repeat", type=int, default=5, help="timed rounds (the median is reported)")
+    ap.add_argument("--repeat", type=int, default=5, help="timed rounds per process (their median is kept)")
+    ap.add_argument("--rounds", type=int, default=3, help="fresh processes per framework, interleaved")
     ap.add_argument("--only", choices=sorted(CASES), help="run one model only")
+    ap.add_argument("--worker", nargs=5, metavar=("FRAMEWORK", "MODEL", "STEPS", "REPEAT", "WEIGHTS"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.worker:
+        fw, key, steps, repeat, path = args.worker
+        worker(fw, key, int(steps), int(repeat), path)
+        return 0
     if not distgrad.cuda.is_available():
         why = "CuPy is not installed" if distgrad.backend.cupy_module() is None else "CuPy sees no CUDA device"
         print(f"bench_gpu: no GPU: skipped ({why}; pip install distgrad[cuda] on a machine with an NVIDIA GPU)")
@@ -129,26 +173,26 @@ def main(argv=None):
     print(f"GPU: {distgrad.cuda.get_device_name()} (compute capability {distgrad.cuda.get_device_capability()}), "
           f"CuPy {cp.__version__}" + (f", PyTorch {torch.__version__}" if torch is not None
                                       else ", PyTorch CUDA: not available"))
+    frameworks = ["distgrad"] + (["torch"] if torch is not None else [])
     rows = []
-    for key in ([args.only] if args.only else sorted(CASES)):
-        name, make, shape = CASES[key]
-        model, ours_step, ours_sync = distgrad_step(make, shape)
-        weights = {k: distgrad.backend.to_device(v._data, distgrad.backend.CPU) for k, v in model.state_dict().items()}
-        row = {"model": name}
-        if torch is not None:
-            theirs_step, theirs_sync = torch_step(torch, make, shape, weights)
-            row["first loss distgrad/pytorch"] = f"{ours_step().item():.5f} / {theirs_step().item():.5f}"
-        ours = time_steps(ours_step, ours_sync, args.steps, args.repeat)
-        row["distgrad ms"] = f"{ours * 1e3:.2f}"
-        row["memory MB"] = f"{distgrad.cuda.memory_allocated() / 2 ** 20:.0f}"
-        if torch is not None:
-            theirs = time_steps(theirs_step, theirs_sync, args.steps, args.repeat)
-            row["pytorch ms"] = f"{theirs * 1e3:.2f}"
-            row["distgrad/pytorch"] = f"{ours / theirs:.2f}x"
-            row[f"<= {TARGET}x"] = "yes" if ours / theirs <= TARGET else "NO"
-        rows.append(row)
-        del model, ours_step
-        distgrad.cuda.empty_cache()
+    with tempfile.TemporaryDirectory() as tmp:
+        for key in ([args.only] if args.only else sorted(CASES)):
+            path = os.path.join(tmp, f"{key}.npz")
+            initial_weights(key, path)
+            runs = {fw: [] for fw in frameworks}
+            for _ in range(args.rounds):
+                for fw in frameworks:
+                    runs[fw].append(_run_worker(fw, key, args.steps, args.repeat, path))
+            ours = statistics.median(r[0] for r in runs["distgrad"])
+            row = {"model": CASES[key][0], "distgrad ms": f"{ours * 1e3:.2f}",
+                   "memory MB": f"{runs['distgrad'][0][2]:.0f}"}
+            if torch is not None:
+                theirs = statistics.median(r[0] for r in runs["torch"])
+                row.update({"pytorch ms": f"{theirs * 1e3:.2f}", "distgrad/pytorch": f"{ours / theirs:.2f}x",
+                            f"<= {TARGET}x": "yes" if ours / theirs <= TARGET else "NO",
+                            "first loss distgrad/pytorch":
+                                f"{runs['distgrad'][0][1]:.5f} / {runs['torch'][0][1]:.5f}"})
+            rows.append(row)
     table(f"GPU training step, float32, SGD momentum (target: distgrad <= {TARGET}x PyTorch CUDA)", rows,
           ["model", "distgrad ms", "pytorch ms", "distgrad/pytorch", f"<= {TARGET}x", "first loss distgrad/pytorch",
            "memory MB"])
