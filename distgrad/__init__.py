@@ -70,6 +70,23 @@ def numel(input):
     return input.numel()
 
 
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with a DLPack-capable array or tensor (NumPy, CuPy, PyTorch), on its device.
+
+    Example::
+
+        >>> import numpy as np, distgrad
+        >>> a = np.arange(3.0)
+        >>> t = distgrad.from_dlpack(a); a[0] = 7.0; t
+        tensor([7., 1., 2.], dtype=distgrad.float64)
+    """
+    from distgrad import backend
+    from distgrad.dtypes import from_np
+    arr = backend.from_dlpack(ext_tensor)
+    from_np(arr.dtype)  # a dtype distgrad has, or TypeError
+    return Tensor._make(arr)
+
+
 def result_type(tensor1, tensor2):
     """The dtype PyTorch's promotion gives an op on these two operands."""
     return _result_type(tensor1, tensor2)

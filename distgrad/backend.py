@@ -174,6 +174,18 @@ def as_array(data, np_dtype=None, dev=CPU):
         return xp.array(data, dtype=np_dtype)
 
 
+def from_dlpack(obj):
+    """An array sharing memory with ``obj`` (anything with ``__dlpack__``: a NumPy or CuPy array, a
+    PyTorch tensor ...): a NumPy array for host memory, a CuPy array for CUDA memory."""
+    kind = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else 1
+    if kind in (1, 3):  # kDLCPU, kDLCUDAHost (pinned host memory)
+        return np.from_dlpack(obj)
+    if kind in (2, 13) and _cupy is not None:  # kDLCUDA, kDLCUDAManaged
+        return _cupy.from_dlpack(obj)
+    raise RuntimeError(f"from_dlpack: DLPack device type {kind} is not supported here "
+                       f"({'CuPy is not installed' if _cupy is None else 'only CPU and CUDA memory'})")
+
+
 def synchronize(dev=None):
     """Wait for all queued work on a CUDA device (a no-op without CuPy)."""
     if _cupy is None or not cuda_is_available():

@@ -16,7 +16,7 @@ import distgrad
 import distgrad.nn.functional as F
 from distgrad import backend
 from distgrad import random as drandom
-from devices import HAS_CUDA, FakeCupy, fake_gpu_arrays, on_fake_gpu, to_host
+from devices import HAS_CUDA, FakeCupy, fake_gpu_arrays, on_fake_gpu, requires_cuda, to_host
 
 no_cuda = pytest.mark.skipif(HAS_CUDA, reason="states what a machine without CUDA answers")
 NOT_AVAILABLE = "CUDA is not available"
@@ -363,3 +363,36 @@ def test_moving_between_gpus_copies_onto_the_target(fake_cupy):
     assert moved is not on0 and moved.device.id == 1
     assert backend.to_device(np.zeros(2), distgrad.device("cuda:1")).device.id == 1
     assert fake_cupy.runtime.current == 0
+
+
+# --- DLPack ------------------------------------------------------------------------------------------------
+
+def test_from_dlpack_shares_memory():
+    a = np.arange(3.0)
+    t = distgrad.from_dlpack(a)
+    a[0] = 7.0
+    assert t.tolist() == [7.0, 1.0, 2.0] and t.dtype == distgrad.float64 and t.device == "cpu"
+    torch = pytest.importorskip("torch")
+    theirs = torch.arange(4, dtype=torch.float32)
+    ours = distgrad.from_dlpack(theirs)
+    ours.mul_(2)
+    assert theirs.tolist() == [0.0, 2.0, 4.0, 6.0] and ours.dtype == distgrad.float32
+    back = torch.from_dlpack(ours)                # and the other way round
+    back[0] = -1.0
+    assert ours.tolist()[0] == -1.0
+    with pytest.raises(TypeError):
+        distgrad.from_dlpack(torch.zeros(2, dtype=torch.complex64))
+
+
+@requires_cuda
+def test_from_dlpack_with_pytorch_cuda_tensors():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch was built without CUDA")
+    theirs = torch.arange(4.0, device="cuda")
+    ours = distgrad.from_dlpack(theirs)
+    assert ours.device == "cuda:0"
+    ours.add_(1)
+    torch.cuda.synchronize()
+    assert theirs.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert torch.from_dlpack(ours).device.type == "cuda"
