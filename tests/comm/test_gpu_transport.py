@@ -27,7 +27,6 @@ from distgrad import backend
 from distgrad.comm import env, gpu, gpu_ops
 from distgrad.comm.group import ProcessGroup
 from distgrad.comm.reduce_op import RedOpType
-from distgrad.comm.selfcomm import SelfComm
 from devices import HAS_CUDA, FakeCudaArray, FakeCupy, on_fake_gpu, requires_cuda
 from test_collectives import DTYPES, OPS, expected_reduction, rank_data, valid
 
