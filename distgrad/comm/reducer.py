@@ -48,8 +48,8 @@ from distgrad.comm.comm_hooks import GradBucket
 from distgrad.comm.reduce_op import RedOpType
 
 WHERE = "DistributedDataParallel"
-_SPIN_S = 2e-4    # a bucket's allreduce polls this long for the other ranks before it sleeps between polls
-_SLEEP_S = 1e-4   # the pause between polls after that (Linux adds ~50 us)
+_SPIN_S = 1e-3    # a bucket's allreduce polls this long for the other ranks before it sleeps between polls
+_SLEEP_S = 5e-5   # the pause between polls after that (Linux adds ~50 us)
 
 
 def find_tensors(obj):
@@ -152,7 +152,7 @@ class Reducer:
         ref = weakref.ref(self)
         self._handles = [p.register_post_accumulate_grad_hook(_hook_for(ref, i)) for i, p in enumerate(self.params)]
         weakref.finalize(self, _remove_handles, self._handles)
-        self.last_sync = None         # {"buckets", "done_before_backward_end", "wait_s"} of the last reduction
+        self.last_sync = None         # how the last reduction went (buckets done before backward ended, wait)
         self._static_unused = None    # static_graph: the unused parameters found in the first iteration
         self._warned_unused = False
         self._used_unsynced = [False] * n  # got a gradient in a no_sync backward since the last reduction
@@ -279,13 +279,23 @@ class Reducer:
         if b.pending == 0:
             self._launch_ready()
 
-    def _launch_ready(self):
+    def _launch_ready(self, final=False):
+        """Launch the ready buckets in index order.
+
+        The last bucket waits for ``final`` (the end of backward): nothing is
+        left to overlap it with, and launched from the thread that waits for
+        it, it runs right there when the communication thread is idle,
+        without a hand-off each way.
+        """
         buckets = self.buckets
-        while self._next < len(buckets) and buckets[self._next].pending == 0:
-            self._launch(buckets[self._next])
+        last = len(buckets) - 1
+        while self._next <= last and buckets[self._next].pending == 0:
+            if self._next == last and not final:
+                return
+            self._launch(buckets[self._next], sync=self._next == last)
             self._next += 1
 
-    def _launch(self, b):
+    def _launch(self, b, sync=False):
         if b.extra:
             self._fill_meta(b)
         tl = timeline._current
@@ -293,10 +303,10 @@ class Reducer:
         if self.comm_hook is not None:
             b.work = _HookWork(self.comm_hook(self.comm_state, GradBucket(b, b.index == len(self.buckets) - 1)), b)
         elif b.run is None:
-            b.work = self.group.allreduce(b.flat, RedOpType.SUM, async_op=True, name=b.label)
+            b.work = self.group.allreduce(b.flat, RedOpType.SUM, async_op=not sync, name=b.label)
         else:
             # numbered and watched like any collective, minus the per-call checks and staging
-            b.work = self.group._collective(b.label, b.run, None, b.detail, True)
+            b.work = self.group._collective(b.label, b.run, None, b.detail, not sync)
         if tl is not None:
             args = {"bucket": b.index, "params": len(b.params), "MB": round(b.nbytes / 2 ** 20, 3)}
 
@@ -385,12 +395,13 @@ class Reducer:
                         self._forced = True
                     self._mark(i, self.params[i]._grad)
             # how much communication backward hid: buckets already reduced, and the wait for the rest
-            done = sum(1 for b in self.buckets if b.work.is_completed())
+            done = sum(1 for b in self.buckets[:-1] if b.work.is_completed())
             t0 = time.perf_counter()
+            self._launch_ready(final=True)
             for b in self.buckets:
                 b.work.wait()
             self.last_sync = {"buckets": len(self.buckets), "done_before_backward_end": done,
-                              "wait_s": time.perf_counter() - t0}
+                              "launched_during_backward": len(self.buckets) - 1, "wait_s": time.perf_counter() - t0}
         except BaseException:
             self._abandon()
             raise
