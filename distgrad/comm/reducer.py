@@ -16,7 +16,10 @@ forward ran with grad enabled, outside ``no_sync``):
    (:mod:`distgrad.comm.executor`), which runs it while backward computes the
    remaining gradients.  Buckets are issued strictly in index order (a ready
    bucket waits for the ones before it), so every rank issues the same
-   collectives in the same order whatever order its gradients arrive in;
+   collectives in the same order whatever order its gradients arrive in.
+   The last bucket (the first layers, whose gradients come last) is issued
+   at the end of backward by the thread that then waits for it, which runs
+   it inline when the communication thread is idle;
 4. at the end of backward :meth:`_finalize` issues the buckets still missing
    (zeros for parameters that got no gradient), waits for all of them and
    writes the averages back into ``param.grad`` (or makes ``.grad`` a view of
