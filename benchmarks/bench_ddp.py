@@ -42,9 +42,7 @@ from _common import table, torch_or_none
 
 import distgrad
 import distgrad.distributed as dist
-from distgrad import nn
 from distgrad.comm import env
-from distgrad.comm.process_group import default_group
 from distgrad.nn.parallel import DistributedDataParallel as DDP
 
 SIZES = (784, 1024, 1024, 10)

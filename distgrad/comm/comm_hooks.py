@@ -100,3 +100,34 @@ def fp16_compress_hook(process_group, bucket):
             buffer.copy_(fut.value()[0])
         return buffer
     return work.get_future().then(decompress)
+
+
+class HookWork:
+    """What the reducer waits on for a hooked bucket: the hook's future, its result put into the bucket."""
+
+    def __init__(self, future, bucket):
+        if not hasattr(future, "wait"):
+            raise TypeError("DistributedDataParallel: the communication hook must return a Future (something "
+                            f"with wait()), got {type(future).__name__}")
+        self._future = future
+        self._bucket = bucket
+
+    def get_future(self):
+        return self._future
+
+    def is_completed(self):
+        done = getattr(self._future, "done", None)
+        return bool(done()) if callable(done) else False
+
+    def wait(self):
+        value = self._future.wait()
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            value = value[0]
+        b = self._bucket
+        if not isinstance(value, Tensor) or value.numel() != b.numel:
+            got = f"shape {list(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
+            raise RuntimeError(f"DistributedDataParallel: the communication hook's future for bucket {b.index} "
+                               f"must hold a tensor of the bucket's {b.numel} elements, got {got}")
+        if value._data is not b.grads:
+            b.grads[...] = value._data.reshape(-1)
+        return True

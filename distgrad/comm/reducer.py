@@ -47,7 +47,7 @@ from distgrad.autograd import engine
 from distgrad.autograd.tensor import Tensor
 from distgrad.comm import timeline
 from distgrad.comm.bucket import DEFAULT_FIRST_BUCKET_BYTES, Bucket, assign_buckets
-from distgrad.comm.comm_hooks import GradBucket
+from distgrad.comm.comm_hooks import GradBucket, HookWork
 from distgrad.comm.reduce_op import RedOpType
 
 WHERE = "DistributedDataParallel"
@@ -304,7 +304,7 @@ class Reducer:
         tl = timeline._current
         t0 = tl.now() if tl is not None else 0.0
         if self.comm_hook is not None:
-            b.work = _HookWork(self.comm_hook(self.comm_state, GradBucket(b, b.index == len(self.buckets) - 1)), b)
+            b.work = HookWork(self.comm_hook(self.comm_state, GradBucket(b, b.index == len(self.buckets) - 1)), b)
         elif b.run is None:
             b.work = self.group.allreduce(b.flat, RedOpType.SUM, async_op=not sync, name=b.label)
         else:
@@ -469,37 +469,6 @@ class Reducer:
                 else:
                     g._data[...] = view
                     g._bump_version()
-
-
-class _HookWork:
-    """Waits for a communication hook's future and puts its result into the bucket."""
-
-    def __init__(self, future, bucket):
-        if not hasattr(future, "wait"):
-            raise TypeError(f"{WHERE}: the communication hook must return a Future (something with wait()), got "
-                            f"{type(future).__name__}")
-        self._future = future
-        self._bucket = bucket
-
-    def get_future(self):
-        return self._future
-
-    def is_completed(self):
-        done = getattr(self._future, "done", None)
-        return bool(done()) if callable(done) else False
-
-    def wait(self):
-        value = self._future.wait()
-        if isinstance(value, (list, tuple)) and len(value) == 1:
-            value = value[0]
-        b = self._bucket
-        if not isinstance(value, Tensor) or value.numel() != b.numel:
-            got = f"shape {list(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
-            raise RuntimeError(f"{WHERE}: the communication hook's future for bucket {b.index} must hold a tensor "
-                               f"of the bucket's {b.numel} elements, got {got}")
-        if value._data is not b.grads:
-            b.grads[...] = value._data.reshape(-1)
-        return True
 
 
 def _remove_handles(handles):
