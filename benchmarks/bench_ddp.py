@@ -22,16 +22,20 @@ momentum, everything single-threaded.
     backward (``no_sync`` + ``reduce_gradients``): the exposed communication
     time with and without overlapping backward.
 (d) PyTorch: the same steps with ``torch.nn.parallel.DistributedDataParallel``
-    over gloo (``env://`` rendezvous on 127.0.0.1), when torch is installed; ratio = distgrad's
-    step / PyTorch's step.
+    over gloo (``env://`` rendezvous on 127.0.0.1), when torch is installed, in
+    fresh processes started by rank 0 after distgrad's measurements (importing
+    torch beside NumPy slows NumPy); ratio = distgrad's step / PyTorch's step.
 
 Configurations are measured in interleaved rounds (this machine is shared and
 noisy); each number is the median step over all rounds, the slowest rank's.
 """
 import argparse
+import importlib.util
+import json
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
 
@@ -187,7 +191,10 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=4, help="interleaved rounds over the configurations")
     p.add_argument("--reps", type=int, default=100, help="repetitions of each bandwidth measurement")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.add_argument("--torch-worker", nargs=3, type=int, metavar=("RANK", "WORLD", "PORT"), help=argparse.SUPPRESS)
     opts = p.parse_args(argv)
+    if opts.torch_worker:
+        return torch_worker(*opts.torch_worker, opts.steps, opts.rounds)
 
     dist.init_process_group()
     MPI = env.loaded_mpi()
@@ -215,19 +222,6 @@ def main(argv=None):
     configs_one = [("plain, one rank alone", step_fn(distgrad, mlp(distgrad), rank)),
                    ("DDP on a group of one, alone",
                     step_fn(distgrad, DDP(mlp(distgrad), process_group=alone), rank) if rank == 0 else None)]
-    torch = None if opts.no_torch else torch_or_none()
-    tddp = tplain = None
-    if torch is not None and size > 1:
-        port = dist.broadcast_object(_free_port() if rank == 0 else None, src=0)
-        os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(port)   # loopback only
-        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
-        torch.distributed.init_process_group("gloo", init_method="env://", rank=rank, world_size=size)
-        torch.manual_seed(0)
-        tddp = step_fn(torch, torch.nn.parallel.DistributedDataParallel(mlp(torch)), rank)
-        tplain = step_fn(torch, mlp(torch), rank)
-        configs_all.append(("PyTorch DDP (gloo), all ranks", tddp))
-        configs_one.append(("PyTorch plain, one rank alone", tplain))
-
     for _ in range(opts.rounds):
         for name, step in configs_one:
             idle_barrier(MPI)
@@ -242,10 +236,53 @@ def main(argv=None):
     med = res.summary()
     best = res.summary(min)
     med["buckets"] = len(ddp.reducer.buckets) - 1
-    if torch is not None and size > 1:
-        torch.distributed.destroy_process_group()
+
+    # (d) PyTorch, in fresh processes (importing torch beside NumPy slows NumPy here); these ranks sleep meanwhile
+    with_torch = not opts.no_torch and size > 1 and importlib.util.find_spec("torch") is not None
+    if with_torch:
+        if rank == 0:
+            med.update(run_torch_workers(size, opts.steps, opts.rounds))
+        idle_barrier(MPI)
     if rank == 0:
-        report(med, best, nbytes, size, torch is not None and size > 1)
+        report(med, best, nbytes, size, with_torch)
+
+
+def run_torch_workers(size, steps, rounds):
+    """Start ``size`` PyTorch gloo processes on 127.0.0.1 and return rank 0's medians."""
+    port = _free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_", "PRTE_", "PMI_"))}
+    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--steps", str(steps), "--rounds",
+                               str(rounds), "--torch-worker", str(r), str(size), str(port)], env=environ,
+                              stdout=subprocess.PIPE, text=True) for r in range(size)]
+    outs = [proc.communicate()[0] for proc in procs]
+    if any(proc.returncode for proc in procs):
+        raise RuntimeError(f"bench_ddp: a PyTorch worker failed (exit codes {[p.returncode for p in procs]})")
+    return json.loads(outs[0].strip().splitlines()[-1])
+
+
+def torch_worker(rank, size, port, steps, rounds):
+    """One PyTorch process: rank 0 alone (the others wait in a gloo barrier, sleeping), then DDP on all."""
+    torch = torch_or_none()
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))   # loopback only
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    tdist = torch.distributed
+    tdist.init_process_group("gloo", init_method="env://", rank=rank, world_size=size)
+    torch.manual_seed(0)
+    plain = step_fn(torch, mlp(torch), rank)
+    ddp = step_fn(torch, torch.nn.parallel.DistributedDataParallel(mlp(torch)), rank)
+    samples = {"PyTorch plain, one rank alone": [], "PyTorch DDP (gloo), all ranks": []}
+    for _ in range(rounds):
+        tdist.barrier()
+        if rank == 0:
+            samples["PyTorch plain, one rank alone"] += time_steps(plain, steps)
+        tdist.barrier()
+        samples["PyTorch DDP (gloo), all ranks"] += time_steps(ddp, steps)
+    mine = {k: statistics.median(v) for k, v in samples.items() if v}
+    everyone = [None] * size
+    tdist.all_gather_object(everyone, mine)
+    tdist.destroy_process_group()
+    if rank == 0:
+        print(json.dumps({k: max(e[k] for e in everyone if k in e) for k in mine}))
 
 
 def _free_port():
