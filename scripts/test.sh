@@ -9,6 +9,8 @@ export PYTHONDONTWRITEBYTECODE=1
 status=0
 echo "== single process"
 "$VENV_PY" -m pytest -q -p no:cacheprovider "$@" || status=1
+echo "== docstring examples"
+"$VENV_PY" -m pytest -q -p no:cacheprovider --doctest-modules distgrad || status=1
 for n in 2 3; do
   echo "== $n ranks (mpiexec --oversubscribe -n $n)"
   timeout 900 "$venv/bin/mpiexec" --oversubscribe -n "$n" \

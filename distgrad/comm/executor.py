@@ -37,8 +37,8 @@ time operations out and to tell other ranks what this one is doing.
 Example::
 
     >>> ex = Executor(MPI)                                 # doctest: +SKIP
-    >>> work = ex.submit(Op("all_reduce", group, run=lambda: ...), sync=False)
-    >>> work.wait()
+    >>> work = ex.submit(Op("all_reduce", group, run=lambda: ...), sync=False)  # doctest: +SKIP
+    >>> work.wait()                                        # doctest: +SKIP
     True
 """
 import collections
