@@ -16,7 +16,6 @@ import math
 from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
-from distgrad.autograd.ops.arithmetic import where
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
