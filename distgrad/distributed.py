@@ -12,19 +12,20 @@ Example::
     >>> dist.get_world_size()
     1
 """
-from distgrad.comm import nn  # noqa: F401
+from distgrad.comm import differentiable as nn  # noqa: F401  (dist.nn, as torch.distributed.nn)
 from distgrad.comm.collectives import (P2POp, all_gather, all_gather_into_tensor, all_reduce,  # noqa: F401
                                        all_to_all, all_to_all_single, barrier, batch_isend_irecv, broadcast,
                                        gather, irecv, isend, recv, reduce, reduce_scatter,
                                        reduce_scatter_tensor, scatter, send)
-from distgrad.comm.group import ProcessGroup  # noqa: F401
+from distgrad.comm.prepared_allreduce import PreparedAllreduce  # noqa: F401
+from distgrad.comm.process_group import ProcessGroup  # noqa: F401
 from distgrad.comm.objects import (all_gather_object, broadcast_object, broadcast_object_list,  # noqa: F401
                                    gather_object, scatter_object_list)
-from distgrad.comm.process_group import (GroupMember, destroy_process_group, get_backend,  # noqa: F401
-                                         get_global_rank, get_group_rank, get_local_rank,
-                                         get_local_world_size, get_node_local_rank, get_process_group_ranks,
-                                         get_rank, get_world_size, group, init_process_group, is_available,
-                                         is_gloo_available, is_initialized, is_mpi_available,
-                                         is_nccl_available, new_group)
+from distgrad.comm.world import (GroupMember, destroy_process_group, get_backend,  # noqa: F401
+                                 get_global_rank, get_group_rank, get_local_rank,
+                                 get_local_world_size, get_node_local_rank, get_process_group_ranks,
+                                 get_rank, get_world_size, group, init_process_group, is_available,
+                                 is_gloo_available, is_initialized, is_mpi_available,
+                                 is_nccl_available, new_group)
 from distgrad.comm.reduce_op import ReduceOp  # noqa: F401
 from distgrad.comm.work import Work  # noqa: F401

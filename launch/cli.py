@@ -28,6 +28,7 @@ Example::
 """
 import argparse
 import os
+import runpy
 import shlex
 import shutil
 import signal
@@ -168,7 +169,6 @@ def run_in_process(opts):
 
 def _print_user_traceback(exc):
     """Print the traceback as plain ``python script.py`` would: without the launcher's own frames."""
-    import runpy
     ours = {os.path.abspath(f) for f in (__file__, run_target.__code__.co_filename, runpy.__file__)}
 
     def launcher_frame(tb):

@@ -30,6 +30,7 @@ import numpy as np
 
 from distgrad import backend
 from distgrad.comm.reduce_op import wire_dtype
+from distgrad.dtypes import from_np
 
 
 class Staged:
@@ -113,12 +114,20 @@ def host_input(array, reducing=False):
     return Staged(array, reducing).wire
 
 
+def describe(array):
+    """``"float32, shape [2, 3]"``: the data of a collective, for log lines and error messages."""
+    try:
+        name = str(from_np(array.dtype)).replace("distgrad.", "")
+    except TypeError:
+        name = str(array.dtype)
+    return f"{name}, shape {list(array.shape)}"
+
+
 def check_same_dtype(where, arrays):
     """Raise when the arrays of one collective do not share a dtype."""
     first = arrays[0].dtype
     for i, a in enumerate(arrays):
         if a.dtype != first:
-            from distgrad.dtypes import from_np
             raise ValueError(f"{where}: all tensors must have the same dtype, got {from_np(first)} and "
                             f"{from_np(a.dtype)} (at index {i})")
 

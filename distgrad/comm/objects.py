@@ -22,7 +22,7 @@ import pickle
 import numpy as np
 
 from distgrad.comm.collectives import _group_rank
-from distgrad.comm.process_group import resolve
+from distgrad.comm.world import resolve
 
 
 def _dumps(obj, where):
@@ -34,14 +34,6 @@ def _dumps(obj, where):
 
 def _loads(buf):
     return pickle.loads(buf.tobytes())
-
-
-def _pieces(flat, counts):
-    out, offset = [], 0
-    for c in counts:
-        out.append(_loads(flat[offset:offset + c]))
-        offset += c
-    return out
 
 
 def all_gather_object(object_list, obj, group=None):

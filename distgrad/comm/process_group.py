@@ -1,382 +1,495 @@
-"""The default process group and sub-groups, named after ``torch.distributed``.
+"""``ProcessGroup``: a set of ranks and the array-level collectives among them.
 
-``init_process_group()`` sets up communication among every process of the
-job, however it was started:
+This is the layer under the Tensor API: every method takes NumPy (or CuPy)
+arrays and knows nothing of Tensor or Module, so DistributedDataParallel can
+hand it a flat gradient bucket.  A CuPy array's all-reduce, broadcast,
+reduce, all-gather and reduce-scatter go over NCCL or CUDA-aware MPI when
+the group has them (:mod:`distgrad.comm.gpu.transport`); everything else is
+staged through host memory.  Ranks here (``root``, ``dst``, ``src``) are
+ranks *within the group*.  Every method returns a :class:`Work`; with
+``async_op=False`` it has already completed (or raised).
 
-* ``distgrad-launch -n N train.py``, ``mpiexec -n N python train.py`` or
-  Slurm's ``srun python train.py``: the world is mpi4py's ``COMM_WORLD``.
-* plain ``python train.py`` (or ``distgrad-launch -n 1``), or no mpi4py at all:
-  a world of one process, where every call still works and gives the answer
-  one process has, so a script debugs in one process unchanged.
+Example (a bucketed allreduce started from a hook, waited on later)::
 
-It is idempotent: a second call with compatible arguments does nothing.  The
-first call under MPI also starts the communication thread
-(:mod:`distgrad.comm.executor`) and the watchdog (:mod:`distgrad.comm.watchdog`)
-and installs the fail-fast exception hooks.
-
-Every backend name PyTorch scripts use (``"mpi"``, ``"gloo"``, ``"nccl"``,
-``"cpu:gloo,cuda:nccl"``) is accepted; CPU tensors travel over MPI, CUDA
-tensors over NCCL, CUDA-aware MPI or host memory (:mod:`distgrad.comm.gpu`).
-
-Example::
-
-    >>> import distgrad.comm as dist
-    >>> dist.init_process_group(backend="mpi")
-    >>> dist.get_rank(), dist.get_world_size()
-    (0, 1)
-    >>> evens = dist.new_group([0])
-    >>> dist.get_world_size(evens)
-    1
+    >>> import numpy as np, distgrad.comm as dist
+    >>> dist.init_process_group()
+    >>> pg = dist.default_group()
+    >>> bucket = np.ones(1 << 20, dtype=np.float32)
+    >>> work = pg.allreduce(bucket, dist.ReduceOp.AVG, async_op=True)
+    >>> work.wait()
+    True
 """
-import atexit
 import collections
 import threading
-import warnings
 
-from distgrad.comm import env
-from distgrad.comm import gpu
-from distgrad.comm import watchdog
-from distgrad.comm.group import ProcessGroup
-from distgrad.comm.selfcomm import SelfComm
+import numpy as np
 
-_KNOWN_BACKENDS = ("mpi", "gloo", "nccl", "ucc", "undefined")
-
-
-class _State:
-    """Process-wide communication state."""
-
-    def __init__(self):
-        self.lock = threading.RLock()
-        self.default = None          # the default ProcessGroup
-        self.groups = {}             # name -> ProcessGroup this process belongs to
-        self.created = collections.Counter()  # ranks tuple -> groups created with those ranks
-        self.MPI = None
-        self.executor = None
-        self.watchdog = None
-        self.local_rank = 0
-        self.local_size = 1
-        self.backend = "mpi"
+from distgrad.comm import buffers
+from distgrad.comm.buffers import Staged, describe, host_input
+from distgrad.comm.executor import Op
+from distgrad.comm.gpu import transport as gpu_transport
+from distgrad.comm.prepared_allreduce import PreparedAllreduce
+from distgrad.comm.reduce_op import RedOpType, check_reduction, mpi_datatype, mpi_op
+from distgrad.comm.selfcomm import IN_PLACE as _SELF_IN_PLACE, Mailbox
+from distgrad.comm.work import Work, completed_work
 
 
-_state = _State()
+class ProcessGroup:
+    """The ranks ``ranks`` (global ranks, in group-rank order) and their communicator.
 
+    ``comm`` is an mpi4py communicator, or a :class:`SelfComm` in a world of
+    one process without MPI (then ``MPI`` and ``executor`` are None and every
+    operation runs inline).  ``name`` identifies the group in messages and in
+    the watchdog's questions to other ranks; ``timeout`` is in seconds.
+    """
 
-class _NonGroupMember:
-    """What ``new_group`` returns on ranks outside the new group."""
+    def __init__(self, comm, ranks, global_rank, name, timeout, executor=None, MPI=None):
+        self._comm = comm
+        self.ranks = list(ranks)
+        self._size = len(self.ranks)
+        self._global_rank = global_rank
+        self._rank = self.ranks.index(global_rank)
+        self.name = name
+        self.timeout = timeout
+        self._executor = executor
+        self._MPI = MPI
+        self._in_place = MPI.IN_PLACE if MPI is not None else _SELF_IN_PLACE
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._history = collections.deque(maxlen=256)  # (seq, collective name), for the watchdog
+        self._mailbox = Mailbox() if MPI is None else None
+        self._destroyed = False
+
+    # --- identity -------------------------------------------------------------------------
+    def rank(self):
+        """This process's rank within the group."""
+        return self._rank
+
+    def size(self):
+        """How many processes the group has."""
+        return self._size
+
+    def group_rank(self, global_rank):
+        """The group rank of a global rank (ValueError when it is not a member)."""
+        try:
+            return self.ranks.index(global_rank)
+        except ValueError:
+            raise ValueError(f"Global rank {global_rank} is not part of group {self.name}") from None
+
+    def entered(self):
+        """How many collectives this process has issued on the group so far."""
+        return self._seq
+
+    def collective_at(self, seq):
+        """The name of collective number ``seq`` on this group, if still remembered."""
+        with self._lock:  # the watchdog thread reads while the caller's thread appends
+            history = list(self._history)
+        for s, name in history:
+            if s == seq:
+                return name
+        return None
 
     def __repr__(self):
-        return "GroupMember.NON_GROUP_MEMBER"
+        return f"<ProcessGroup {self.name} rank={self._rank} size={self._size}>"
 
+    # --- plumbing -----------------------------------------------------------------------------
+    def _where(self, name):
+        return f"{name} (rank {self._global_rank})"
 
-class _GroupMemberMeta(type):
-    @property
-    def WORLD(cls):
-        """The default group (None before ``init_process_group``)."""
-        return _state.default
+    def _check_live(self, name):
+        if self._destroyed:
+            raise RuntimeError(f"{self._where(name)}: process group {self.name} was destroyed")
 
+    def _check_root(self, name, root, what):
+        if not isinstance(root, (int, np.integer)) or isinstance(root, bool):
+            raise TypeError(f"{self._where(name)}: {what} must be an int rank, got {root!r}")
+        if not 0 <= root < self._size:
+            raise ValueError(f"{self._where(name)}: {what} {root} is out of range; group {self.name} has "
+                             f"ranks 0..{self._size - 1}")
 
-class GroupMember(metaclass=_GroupMemberMeta):
-    """``GroupMember.WORLD`` (the default group) and ``GroupMember.NON_GROUP_MEMBER``."""
+    def _check_count(self, name, what, got, expected):
+        if got != expected:
+            raise ValueError(f"{self._where(name)}: {what} has {got} elements, expected {expected} "
+                             f"(group {self.name} has {self._size} ranks)")
 
-    NON_GROUP_MEMBER = _NonGroupMember()
+    def _check_list(self, name, what, arrays):
+        if len(arrays) != self._size:
+            raise ValueError(f"{self._where(name)}: {what} has {len(arrays)} entries, expected one per rank "
+                             f"of group {self.name} ({self._size})")
 
+    def _dt(self, wire):
+        return mpi_datatype(self._MPI, wire.dtype) if self._MPI is not None else None
 
-group = GroupMember  # PyTorch's alias: dist.group.WORLD
+    def _op(self, op, np_dtype):
+        return mpi_op(self._MPI, op, np_dtype) if self._MPI is not None else None
 
+    def _vspec(self, flat, counts):
+        return [flat, (counts, buffers.displacements(counts)), self._dt(flat)]
 
-def _check_backend(backend, where):
-    if backend is None:
-        return
-    if not isinstance(backend, str):
-        raise TypeError(f"{where}: backend must be a string such as 'mpi', got {backend!r}")
-    for part in backend.lower().split(","):
-        name = part.split(":")[-1].strip()
-        if name not in _KNOWN_BACKENDS:
-            raise ValueError(f"{where}: unknown backend {backend!r}; distgrad runs the backends "
-                             "'mpi', 'gloo' and 'nccl' (all over MPI)")
+    def issue(self, name, run, finish=None, detail="", async_op=False, numbered=True):
+        """Issue one collective built by the caller: ``run()`` (the call over every member), then ``finish()``.
 
+        This is the single path every collective of the group takes: it is
+        numbered (so the watchdog can tell ranks apart that disagree),
+        queued in issue order on the communication thread (inline without
+        MPI), watched for its timeout and returned as a :class:`Work`,
+        already completed unless ``async_op``.  ``detail`` describes the data
+        in messages.  The array-level methods below and
+        :class:`PreparedAllreduce` build their ``run`` and call this.
 
-def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1, store=None,
-                       group_name="", pg_options=None, device_id=None):
-    """Initialise the default process group (idempotent).
+        Example::
 
-    ``timeout`` (a ``timedelta`` or seconds; default ``$DISTGRAD_TIMEOUT`` or
-    300 s) bounds every collective; a collective that waits longer reports the
-    ranks that did not arrive and aborts the job.  ``world_size``/``rank``, when
-    given, must agree with what the MPI launcher set up.  ``init_method``,
-    ``store`` and ``pg_options`` are accepted for compatibility: MPI already
-    knows every process.  With CUDA, this process's GPU becomes current:
-    ``device_id`` when given, else ``cuda:(local rank % GPUs)``.
-    """
-    where = "init_process_group"
-    _check_backend(backend, where)
-    gpu.check_device_id(device_id, where)
-    seconds = watchdog.resolve_timeout(timeout, where)
-    with _state.lock:
-        if _state.default is not None:
-            _check_world_args(where, world_size, rank, _state.default.size(), _state.default.rank())
-            return
-        MPI = env.load_mpi()
-        if MPI is None:
-            _check_world_args(where, world_size, rank, 1, 0)
-            _state.default = ProcessGroup(SelfComm(), [0], 0, "world", seconds)
+            >>> import distgrad.comm as dist
+            >>> dist.init_process_group()
+            >>> dist.default_group().issue("no-op", lambda: None).is_completed()
+            True
+        """
+        if self._destroyed:  # inline: this runs once per bucket per step
+            self._check_live(name)
+        op = Op(name, self, run=run, finish=finish, detail=detail)
+        if numbered:
+            with self._lock:
+                op.seq = self._seq
+                self._seq += 1
+                self._history.append((op.seq, name))
+        if self._executor is None:
+            exc = self._executor_free_run(op)
+            op.work._complete(exc)
         else:
-            world = MPI.COMM_WORLD
-            _check_world_args(where, world_size, rank, world.Get_size(), world.Get_rank())
-            # Everything below is collective and blocking: make sure every rank got here first.
-            watchdog.wait_for_everyone(MPI, seconds, where)
-            if _state.executor is None:
-                _start_mpi_machinery(MPI)
-            comm = world.Dup()
-            _state.default = ProcessGroup(comm, range(world.Get_size()), world.Get_rank(), "world", seconds,
-                                          _state.executor, MPI)
-        _state.groups = {"world": _state.default}
-        _state.created = collections.Counter()
-        gpu.bind_local_device(_state.local_rank, device_id)  # one GPU per process: cuda:(local rank)
+            self._executor.submit(op, sync=not async_op)
+        if not async_op:
+            op.work.wait()
+        return op.work
 
+    def run_numbered(self, name, fn):
+        """Run ``fn`` (an MPI call over every member) on the comm thread, counted as a collective."""
+        return self.issue(name, fn)
 
-def _check_world_args(where, world_size, rank, actual_size, actual_rank):
-    if world_size not in (None, -1) and world_size != actual_size:
-        hint = ("; distgrad communicates through MPI: start the job with `distgrad-launch -n "
-                f"{world_size} script.py` or mpiexec") if actual_size == 1 else ""
-        raise ValueError(f"{where}: world_size={world_size} was requested, but this job has {actual_size} "
-                         f"process(es){hint}")
-    if rank not in (None, -1) and rank != actual_rank:
-        raise ValueError(f"{where}: rank={rank} was requested, but MPI gave this process rank {actual_rank}")
+    def run_unnumbered(self, name, fn):
+        """Run ``fn`` (an MPI call over only some members) on the comm thread, in order."""
+        return self.issue(name, fn, numbered=False)
 
+    def _on_gpu(self, method, array, name, *args):
+        """``method``'s Work over the group's GPU transport when ``array`` is a device array, else None.
 
-def _start_mpi_machinery(MPI):
-    """Once per process: the comm thread, the watchdog, the local rank and the fail-fast hooks."""
-    from distgrad.comm.executor import Executor
-    import os
-    world = MPI.COMM_WORLD
-    # Order the node's ranks by the launcher's own local rank when it announces one, so that
-    # get_local_rank() agrees with LOCAL_RANK (Open MPI numbers them by its mapping, not by rank).
-    key = world.Get_rank()
-    for var in ("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"):
-        if os.environ.get(var, "").isdigit():
-            key = int(os.environ[var])
-            break
-    local = world.Split_type(MPI.COMM_TYPE_SHARED, key=key)
-    _state.local_rank, _state.local_size = local.Get_rank(), local.Get_size()
-    local.Free()
-    ctrl = world.Dup()
-    _state.MPI = MPI
-    _state.executor = Executor(MPI)
-    _state.watchdog = watchdog.Watchdog(MPI, ctrl, _state.executor, _lookup)
-    atexit.register(_at_exit)
-    if world.Get_size() > 1:
-        watchdog.install_failfast(MPI, world.Get_rank())
+        The one place a collective picks NCCL, CUDA-aware MPI or host
+        staging: None (also for reductions NCCL lacks) means "run the host
+        path below".  The caller tests ``array.__class__ is not np.ndarray``
+        first, so NumPy arrays pay nothing.
+        """
+        ops = gpu_transport.device_ops(self, array, name)
+        return None if ops is None else getattr(ops, method)(*args)
 
+    def prepare_allreduce(self, buffer, op=RedOpType.SUM, name="prepared all_reduce", sleep_while_waiting=False):
+        """Register ``buffer`` for repeated in-place allreduces; returns a :class:`PreparedAllreduce`.
 
-def _lookup(name):
-    return _state.groups.get(name)
+        Like MPI's persistent requests (``MPI_Allreduce_init``): the checks,
+        the MPI datatype and op, the communicator and the in-place marker are
+        resolved here, once, so each ``start()`` only numbers and queues the
+        call.  Made for buffers reduced every step, such as DDP's gradient
+        buckets.  ``buffer`` keeps its identity: write new values into it
+        between starts.  ``sleep_while_waiting`` makes a rank that arrives
+        early wait for the others with a sleeping poll instead of MPI's
+        spinning (kinder to ranks that share cores).  Local: no
+        communication happens until ``start()``.
 
+        Example::
 
-def _at_exit():
-    wd, ex = _state.watchdog, _state.executor
-    if wd is None:
-        return
-    _state.watchdog = None
-    wd.shutdown()
-    ex.stop()
+            >>> import numpy as np, distgrad.comm as dist
+            >>> dist.init_process_group()
+            >>> grads = np.ones(4, dtype=np.float32)
+            >>> prepared = dist.default_group().prepare_allreduce(grads, dist.ReduceOp.AVG)
+            >>> for step in range(3):
+            ...     grads[...] = step
+            ...     prepared.start().wait()
+            True
+            True
+            True
+            >>> grads
+            array([2., 2., 2., 2.], dtype=float32)
+        """
+        return PreparedAllreduce(self, buffer, op, name, sleep_while_waiting, self._comm, self._MPI, self._in_place)
 
-
-def is_initialized():
-    """True once ``init_process_group`` ran (and until ``destroy_process_group``)."""
-    return _state.default is not None
-
-
-def is_available():
-    """distgrad.comm is always available (a world of one without MPI)."""
-    return True
-
-
-def is_mpi_available():
-    """True when mpi4py is installed."""
-    return env.mpi_is_importable()
-
-
-def is_nccl_available():
-    """True when CuPy's NCCL binding is usable (GPU collectives then run over NCCL)."""
-    return gpu.nccl_module() is not None
-
-
-def is_gloo_available():
-    return False
-
-
-def default_group():
-    """The default ProcessGroup; ValueError (PyTorch's message) before ``init_process_group``."""
-    pg = _state.default
-    if pg is None:
-        raise ValueError("Default process group has not been initialized, please make sure to call "
-                         "init_process_group.")
-    return pg
-
-
-def resolve(group, name):
-    """The ProcessGroup a collective runs on, or None (with PyTorch's warning) on a non-member."""
-    if group is GroupMember.NON_GROUP_MEMBER:
-        rank = _state.default.rank() if _state.default is not None else -1
-        warnings.warn(f"Running {name} on global rank {rank} which does not belong to the given group.",
-                      stacklevel=3)
+    @staticmethod
+    def _executor_free_run(op):
+        try:
+            op.run()
+            if op.finish is not None:
+                op.finish()
+        except Exception as e:
+            return e
         return None
-    if group is None:
-        return default_group()
-    if not isinstance(group, ProcessGroup):
-        raise TypeError(f"{name}: group must be a ProcessGroup from new_group() or None, got {group!r}")
-    default_group()
-    return group
 
+    # --- collectives --------------------------------------------------------------------------
+    def allreduce(self, array, op=RedOpType.SUM, async_op=False, name="all_reduce"):
+        """Reduce ``array`` over the group, in place on every rank."""
+        if array.__class__ is not np.ndarray:
+            work = self._on_gpu("allreduce", array, name, array, op, async_op)
+            if work is not None:
+                return work
+        op = check_reduction(self._where(name), op, array.dtype)
+        st = Staged(array, reducing=True)
+        mop, size = self._op(op, array.dtype), self._size
 
-def get_rank(group=None):
-    """This process's rank in ``group`` (default: the world); -1 outside the group."""
-    if group is GroupMember.NON_GROUP_MEMBER:
-        return -1
-    return resolve(group, "get_rank").rank()
-
-
-def get_world_size(group=None):
-    """How many processes ``group`` (default: the world) has; -1 outside the group."""
-    if group is GroupMember.NON_GROUP_MEMBER:
-        return -1
-    return resolve(group, "get_world_size").size()
-
-
-def get_local_rank():
-    """This process's rank among the processes on its node (from MPI's shared-memory split)."""
-    default_group()
-    return _state.local_rank
-
-
-def get_local_world_size():
-    """How many processes of the job run on this node."""
-    default_group()
-    return _state.local_size
-
-
-def get_node_local_rank(fallback_rank=None):
-    """PyTorch's helper: ``$LOCAL_RANK``, else ``fallback_rank``, else RuntimeError."""
-    import os
-    if "LOCAL_RANK" in os.environ:
-        return int(os.environ["LOCAL_RANK"])
-    if fallback_rank is not None:
-        return int(fallback_rank)
-    raise RuntimeError("LOCAL_RANK is not in the environment. Consider passing fallback_rank to allow "
-                       "`get_node_local_rank` to work, assuming you are not running in a multi-device "
-                       "context and want the code to run locally instead.")
-
-
-def get_group_rank(group, global_rank):
-    """The rank within ``group`` of the process with world rank ``global_rank``."""
-    return resolve(group, "get_group_rank").group_rank(global_rank)
-
-
-def get_global_rank(group, group_rank):
-    """The world rank of ``group``'s rank ``group_rank``."""
-    pg = resolve(group, "get_global_rank")
-    if not 0 <= group_rank < pg.size():
-        raise ValueError(f"Group rank {group_rank} is not part of group {pg.name}")
-    return pg.ranks[group_rank]
-
-
-def get_process_group_ranks(group):
-    """The world ranks of ``group``'s members, in group-rank order."""
-    return list(resolve(group, "get_process_group_ranks").ranks)
-
-
-def get_backend(group=None):
-    """The backend name: always ``"mpi"``."""
-    resolve(group, "get_backend")
-    return "mpi"
-
-
-def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False,
-              group_desc=None):
-    """A sub-group of the world ranks ``ranks`` (default: all); collectives take it as ``group=``.
-
-    As in PyTorch every rank must call it, in the same order, unless
-    ``use_local_synchronization=True``, when only the members do.  Ranks
-    outside the group get ``GroupMember.NON_GROUP_MEMBER``.
-    """
-    where = "new_group"
-    _check_backend(backend, where)
-    world = default_group()
-    seconds = world.timeout if timeout is None else watchdog.resolve_timeout(timeout, where)
-    n = world.size()
-    if ranks is None:
-        ranks = list(range(n))
-    ranks = list(ranks)
-    for r in ranks:
-        if not isinstance(r, int) or isinstance(r, bool):
-            raise TypeError(f"{where}: ranks must be ints, got {r!r}")
-        if not 0 <= r < n:
-            raise ValueError(f"{where}: rank {r} is out of range; the world has ranks 0..{n - 1}")
-    if len(set(ranks)) != len(ranks):
-        raise ValueError(f"{where}: ranks {ranks} contain duplicates")
-    if not ranks:
-        raise ValueError(f"{where}: ranks must not be empty")
-    ranks = sorted(ranks)
-    me = world.rank()
-    member = me in ranks
-    with _state.lock:
-        if use_local_synchronization and not member:
-            return GroupMember.NON_GROUP_MEMBER
-        key = tuple(ranks)
-        _state.created[key] += 1
-        name = str(ranks) if _state.created[key] == 1 else f"{ranks}#{_state.created[key]}"
-        MPI = _state.MPI if world._executor is not None else None
-        if MPI is None:
-            pg = ProcessGroup(SelfComm(), ranks, me, name, seconds)
-        else:
-            comm = _make_comm(world, MPI, ranks, member, use_local_synchronization, _state.created[key])
-            if comm is None:
-                return GroupMember.NON_GROUP_MEMBER
-            pg = ProcessGroup(comm, ranks, me, name, seconds, _state.executor, MPI)
-        _state.groups[name] = pg
-        return pg
-
-
-def _make_comm(world, MPI, ranks, member, local_sync, tag):
-    """Build the sub-communicator on the comm thread, ordered with the world's other collectives."""
-    out = []
-    if local_sync:
         def run():
-            g = MPI.COMM_WORLD.Get_group().Incl(ranks)
-            out.append(world._comm.Create_group(g, tag))
-        world.run_unnumbered("new_group", run)
-    else:
+            self._comm.Allreduce(self._in_place, [st.wire, self._dt(st.wire)], mop)
+
+        def finish():
+            if op == RedOpType.AVG:
+                st.wire /= size
+            st.commit()
+        return self.issue(name, run, finish, describe(array), async_op)
+
+    def broadcast(self, array, root, async_op=False, name="broadcast"):
+        """Copy group rank ``root``'s ``array`` into every rank's ``array``."""
+        if array.__class__ is not np.ndarray:
+            work = self._on_gpu("broadcast", array, name, array, root, async_op)
+            if work is not None:
+                return work
+        self._check_root(name, root, "src")
+        is_root = self._rank == root
+        st = Staged(array, copy_in=is_root)
+
         def run():
-            out.append(world._comm.Split(0 if member else MPI.UNDEFINED, world.rank()))
-        world.run_numbered("new_group", run)
-    comm = out[0]
-    return None if comm == MPI.COMM_NULL else comm
+            self._comm.Bcast([st.wire, self._dt(st.wire)], root)
+        return self.issue(name, run, None if is_root else st.commit, describe(array), async_op)
+
+    def reduce(self, array, root, op=RedOpType.SUM, async_op=False, name="reduce"):
+        """Reduce ``array`` over the group into group rank ``root``'s ``array`` (others unchanged)."""
+        if array.__class__ is not np.ndarray:
+            work = self._on_gpu("reduce", array, name, array, root, op, async_op)
+            if work is not None:
+                return work
+        self._check_root(name, root, "dst")
+        op = check_reduction(self._where(name), op, array.dtype)
+        is_root = self._rank == root
+        st = Staged(array, reducing=True)
+        mop, size = self._op(op, array.dtype), self._size
+
+        def run():
+            spec = [st.wire, self._dt(st.wire)]
+            if is_root:
+                self._comm.Reduce(self._in_place, spec, mop, root)
+            else:
+                self._comm.Reduce(spec, None, mop, root)
+
+        def finish():
+            if is_root:
+                if op == RedOpType.AVG:
+                    st.wire /= size
+                st.commit()
+        return self.issue(name, run, finish, describe(array), async_op)
+
+    def allgather_into(self, output, input, async_op=False, name="all_gather_into_tensor"):
+        """Gather every rank's ``input`` into ``output`` (``size * input.size`` elements, rank order)."""
+        if input.__class__ is not np.ndarray:
+            work = self._on_gpu("allgather_into", input, name, output, input, async_op)
+            if work is not None:
+                return work
+        buffers.check_same_dtype(self._where(name), [output, input])
+        self._check_count(name, "output", int(output.size), self._size * int(input.size))
+        send = host_input(input)
+        st = Staged(output, copy_in=False)
+
+        def run():
+            self._comm.Allgather([send, self._dt(send)], [st.wire, self._dt(st.wire)])
+        return self.issue(name, run, st.commit, describe(input), async_op)
+
+    def allgather(self, outputs, input, async_op=False, name="all_gather"):
+        """Gather rank ``i``'s ``input`` into ``outputs[i]`` on every rank (sizes may differ per rank)."""
+        self._check_list(name, "the output list", outputs)
+        buffers.check_same_dtype(self._where(name), list(outputs) + [input])
+        self._check_count(name, f"input (output list entry {self._rank} must match it)",
+                          int(input.size), int(outputs[self._rank].size))
+        send = host_input(input)
+        counts = [int(o.size) for o in outputs]
+        flat = np.empty(sum(counts), dtype=send.dtype)
+
+        def run():
+            self._comm.Allgatherv([send, self._dt(send)], self._vspec(flat, counts))
+        return self.issue(name, run, lambda: buffers.scatter_into(outputs, flat), describe(input), async_op)
+
+    def reduce_scatter_block(self, output, input, op=RedOpType.SUM, async_op=False,
+                             name="reduce_scatter_tensor"):
+        """Reduce ``input`` (``size`` equal blocks) over the group; rank ``i`` gets block ``i``."""
+        if input.__class__ is not np.ndarray:
+            work = self._on_gpu("reduce_scatter_block", input, name, output, input, op, async_op)
+            if work is not None:
+                return work
+        buffers.check_same_dtype(self._where(name), [output, input])
+        op = check_reduction(self._where(name), op, input.dtype)
+        self._check_count(name, "input", int(input.size), self._size * int(output.size))
+        send = host_input(input, reducing=True)
+        st = Staged(output, reducing=True, copy_in=False)
+        mop, size = self._op(op, input.dtype), self._size
+
+        def run():
+            self._comm.Reduce_scatter_block([send, self._dt(send)], [st.wire, self._dt(st.wire)], mop)
+
+        def finish():
+            if op == RedOpType.AVG:
+                st.wire /= size
+            st.commit()
+        return self.issue(name, run, finish, describe(input), async_op)
+
+    def reduce_scatter(self, output, inputs, op=RedOpType.SUM, async_op=False, name="reduce_scatter"):
+        """Reduce the lists ``inputs`` element-wise over the group; rank ``i`` gets ``inputs[i]``'s sum."""
+        self._check_list(name, "the input list", inputs)
+        buffers.check_same_dtype(self._where(name), [output] + list(inputs))
+        op = check_reduction(self._where(name), op, output.dtype)
+        self._check_count(name, f"output (input list entry {self._rank} must match it)",
+                          int(output.size), int(inputs[self._rank].size))
+        send, counts = buffers.concat(inputs, reducing=True)
+        st = Staged(output, reducing=True, copy_in=False)
+        mop, size = self._op(op, output.dtype), self._size
+
+        def run():
+            self._comm.Reduce_scatter([send, self._dt(send)], [st.wire, self._dt(st.wire)], counts, mop)
+
+        def finish():
+            if op == RedOpType.AVG:
+                st.wire /= size
+            st.commit()
+        return self.issue(name, run, finish, describe(output), async_op)
+
+    def alltoall(self, outputs, inputs, async_op=False, name="all_to_all"):
+        """Send ``inputs[j]`` to rank ``j``; ``outputs[i]`` receives what rank ``i`` sent here."""
+        self._check_list(name, "the output list", outputs)
+        self._check_list(name, "the input list", inputs)
+        buffers.check_same_dtype(self._where(name), list(outputs) + list(inputs))
+        send, scounts = buffers.concat(inputs)
+        rcounts = [int(o.size) for o in outputs]
+        flat = np.empty(sum(rcounts), dtype=send.dtype)
+        if self._size == 1:
+            self._check_count(name, "output list entry 0", rcounts[0], scounts[0])
+
+        def run():
+            self._comm.Alltoallv(self._vspec(send, scounts), self._vspec(flat, rcounts))
+        return self.issue(name, run, lambda: buffers.scatter_into(outputs, flat), describe(send), async_op)
+
+    def alltoallv(self, output, input, out_counts, in_counts, async_op=False, name="all_to_all_single"):
+        """Send ``in_counts[j]`` consecutive elements of ``input`` to rank ``j``; receive ``out_counts[i]``
+        elements from rank ``i`` into consecutive places of ``output``."""
+        buffers.check_same_dtype(self._where(name), [output, input])
+        self._check_list(name, "the input split sizes", in_counts)
+        self._check_list(name, "the output split sizes", out_counts)
+        self._check_count(name, "input (the input split sizes add up to a different number)",
+                          int(input.size), sum(in_counts))
+        self._check_count(name, "output (the output split sizes add up to a different number)",
+                          int(output.size), sum(out_counts))
+        if self._size == 1:
+            self._check_count(name, "output split 0", out_counts[0], in_counts[0])
+        send = host_input(input)
+        st = Staged(output, copy_in=False)
+        scounts, rcounts = [int(c) for c in in_counts], [int(c) for c in out_counts]
+
+        def run():
+            self._comm.Alltoallv(self._vspec(send, scounts), self._vspec(st.wire, rcounts))
+        return self.issue(name, run, st.commit, describe(input), async_op)
+
+    def gather(self, input, outputs, root, async_op=False, name="gather"):
+        """Collect every rank's ``input`` into ``outputs`` (a list per rank) on group rank ``root``."""
+        self._check_root(name, root, "dst")
+        is_root = self._rank == root
+        send = host_input(input)
+        if is_root:
+            if outputs is None:
+                raise ValueError(f"{self._where(name)}: the destination rank needs a gather_list")
+            self._check_list(name, "gather_list", outputs)
+            buffers.check_same_dtype(self._where(name), list(outputs) + [input])
+            self._check_count(name, f"input (gather_list entry {self._rank} must match it)",
+                              int(input.size), int(outputs[self._rank].size))
+            counts = [int(o.size) for o in outputs]
+            flat = np.empty(sum(counts), dtype=send.dtype)
+        elif outputs:
+            raise ValueError(f"{self._where(name)}: gather_list must be given only on the destination rank")
+
+        def run():
+            recv = self._vspec(flat, counts) if is_root else None
+            self._comm.Gatherv([send, self._dt(send)], recv, root)
+        finish = (lambda: buffers.scatter_into(outputs, flat)) if is_root else None
+        return self.issue(name, run, finish, describe(input), async_op)
+
+    def scatter(self, output, inputs, root, async_op=False, name="scatter"):
+        """Group rank ``root`` sends ``inputs[i]`` to rank ``i``, which receives it in ``output``."""
+        self._check_root(name, root, "src")
+        is_root = self._rank == root
+        if is_root:
+            if inputs is None:
+                raise ValueError(f"{self._where(name)}: the source rank needs a scatter_list")
+            self._check_list(name, "scatter_list", inputs)
+            buffers.check_same_dtype(self._where(name), list(inputs) + [output])
+            self._check_count(name, f"output (scatter_list entry {self._rank} must match it)",
+                              int(output.size), int(inputs[self._rank].size))
+            send, counts = buffers.concat(inputs)
+        elif inputs:
+            raise ValueError(f"{self._where(name)}: scatter_list must be given only on the source rank")
+        st = Staged(output, copy_in=False)
+
+        def run():
+            sendspec = self._vspec(send, counts) if is_root else None
+            self._comm.Scatterv(sendspec, [st.wire, self._dt(st.wire)], root)
+        return self.issue(name, run, st.commit, describe(output), async_op)
+
+    def barrier(self, async_op=False, name="barrier"):
+        """Wait until every rank of the group has reached the barrier."""
+        return self.issue(name, lambda: self._comm.Barrier(), None, "", async_op)
+
+    # --- point to point -----------------------------------------------------------------------
+    def _check_tag(self, name, tag):
+        if not isinstance(tag, (int, np.integer)) or isinstance(tag, bool) or tag < 0:
+            raise ValueError(f"{self._where(name)}: tag must be a non-negative int, got {tag!r}")
+        if self._MPI is not None and tag > self._MPI.COMM_WORLD.Get_attr(self._MPI.TAG_UB):
+            raise ValueError(f"{self._where(name)}: tag {tag} exceeds MPI's TAG_UB")
+
+    def send(self, array, dst, tag=0, name="send"):
+        """Start sending ``array`` to group rank ``dst``; returns a Work (never blocks)."""
+        self._check_live(name)
+        self._check_root(name, dst, "dst")
+        self._check_tag(name, tag)
+        wire = host_input(array)
+        if self._executor is None:
+            self._mailbox.post_send(int(tag), wire)
+            return completed_work(name)
+        op = Op(name, self, post=lambda: self._comm.Isend([wire, self._dt(wire)], dst, tag),
+                peer=self.ranks[dst], detail=describe(array) + f", tag {tag}")
+        return self._executor.submit(op, sync=False)
+
+    def recv(self, array, src=None, tag=0, name="recv"):
+        """Start receiving into ``array`` from group rank ``src`` (None: any rank); returns a Work."""
+        self._check_live(name)
+        if src is not None:
+            self._check_root(name, src, "src")
+        self._check_tag(name, tag)
+        st = Staged(array, copy_in=False)
+        if self._executor is None:
+            work = _LocalRecvWork(name, src, tag)
+
+            def deliver(data):
+                st.wire[...] = data.reshape(-1).view(st.wire.dtype)
+                st.commit()
+                work._source = 0
+                work._complete()
+            self._mailbox.post_recv(int(tag), deliver)
+            return work
+        MPI = self._MPI
+        source = MPI.ANY_SOURCE if src is None else src
+        op = Op(name, self, post=lambda: self._comm.Irecv([st.wire, self._dt(st.wire)], source, tag),
+                finish=st.commit, peer=None if src is None else self.ranks[src],
+                detail=describe(array) + f", tag {tag}")
+        op.on_source = lambda s: setattr(op.work, "_source", s)
+        return self._executor.submit(op, sync=False)
 
 
-def destroy_process_group(group=None):
-    """Release ``group`` (default: the world and every sub-group) after its pending operations.
+class _LocalRecvWork(Work):
+    """A receive from this process itself; waiting for one that no send can ever match is an error."""
 
-    MPI itself stays initialised (it cannot start twice in one process), so a
-    later ``init_process_group`` builds a fresh default group.
-    """
-    with _state.lock:
-        if group is GroupMember.NON_GROUP_MEMBER:
-            return
-        if group is None or group is _state.default:
-            default_group()
-            doomed = list(_state.groups.values())
-            _state.default = None
-            _state.groups = {}
-        else:
-            if not isinstance(group, ProcessGroup) or _state.groups.get(group.name) is not group:
-                raise ValueError("Invalid process group specified")
-            doomed = [group]
-            del _state.groups[group.name]
-        if _state.executor is not None:
-            _state.executor.drain()
-        for pg in doomed:
-            pg._destroyed = True
-            gpu.release(pg)  # its NCCL communicator, if it opened one
-            if pg._MPI is not None:
-                pg._comm.Free()
+    def __init__(self, name, src, tag):
+        super().__init__(name)
+        self._tag = tag
+
+    def wait(self, timeout=None):
+        if not self.is_completed():
+            raise RuntimeError(f"{self._name}: no message with tag {self._tag} was sent to this process, and "
+                               "in a world of one process nothing else can send it (this would wait forever)")
+        return super().wait(timeout)

@@ -20,6 +20,8 @@ import enum
 
 import numpy as np
 
+from distgrad.dtypes import from_np
+
 
 class RedOpType(enum.IntEnum):
     """The reductions, numbered as in PyTorch."""
@@ -110,7 +112,6 @@ def check_reduction(where, op, np_dtype):
 
 
 def _dtype_name(np_dtype):
-    from distgrad.dtypes import from_np
     try:
         return str(from_np(np.dtype(np_dtype)))
     except TypeError:

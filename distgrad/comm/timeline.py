@@ -32,6 +32,10 @@ import sys
 import threading
 import time
 
+from distgrad.comm.objects import gather_object
+from distgrad.comm.world import resolve
+from distgrad.optim import optimizer as opt
+
 ENV_VAR = "DISTGRAD_TIMELINE"
 COMPUTE, COMM = 0, 1
 _THREAD_NAMES = {COMPUTE: "compute", COMM: "communication"}
@@ -77,7 +81,6 @@ class Timeline:
 
     # --- optimizer steps, through the global step hooks -------------------------------------------
     def _hook_optimizers(self):
-        from distgrad.optim import optimizer as opt
 
         def pre(optimizer, args, kwargs):
             self._opt_starts[id(optimizer)] = self.now()
@@ -124,7 +127,6 @@ def start(path=None, group=None):
     path = path or os.environ.get(ENV_VAR)
     if not path:
         return None
-    from distgrad.comm.process_group import resolve
     pg = resolve(group, "timeline.start")
     with _lock:
         if _current is not None:
@@ -177,7 +179,6 @@ def save(path=None):
         own = f"{path}.rank{tl.rank}.json"
         _write(own, events)
         return own
-    from distgrad.comm.objects import gather_object
     is_root = pg.rank() == 0
     parts = [None] * pg.size() if is_root else None
     gather_object(events, parts, group=pg, group_dst=0)

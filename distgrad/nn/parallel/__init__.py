@@ -1,7 +1,8 @@
 """``distgrad.nn.parallel``: where PyTorch scripts import ``DistributedDataParallel`` from.
 
-The class lives in :mod:`distgrad.comm.ddp` (with the reducer and buckets it
-uses); this package only gives it PyTorch's import path, so
+The class lives in :mod:`distgrad.comm.ddp.distributed_data_parallel` (with
+the reducer and buckets it uses, in :mod:`distgrad.comm.ddp`); this package
+only gives it PyTorch's import path, so
 ``from torch.nn.parallel import DistributedDataParallel as DDP`` keeps working
 as ``from distgrad.nn.parallel import DistributedDataParallel as DDP``.
 

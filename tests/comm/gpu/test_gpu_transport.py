@@ -24,13 +24,16 @@ import distgrad
 import distgrad.comm as dist
 import fake_nccl
 from distgrad import backend
-from distgrad.comm import env, gpu, gpu_ops
-from distgrad.comm.group import ProcessGroup
+from distgrad.comm import env
+from distgrad.comm.gpu import binding
+from distgrad.comm.gpu import device_ops as gpu_ops
+from distgrad.comm.gpu import transport as gpu
+from distgrad.comm.process_group import ProcessGroup
 from distgrad.comm.reduce_op import RedOpType
 from devices import HAS_CUDA, FakeCudaArray, FakeCupy, on_fake_gpu, requires_cuda
 from test_collectives import DTYPES, OPS, expected_reduction, rank_data, valid
 
-group_mod = importlib.import_module("distgrad.comm.group")  # distgrad.comm.group is also a function name
+group_mod = importlib.import_module("distgrad.comm.process_group")
 mpi = pytest.mark.mpi(min_size=2)
 single = pytest.mark.skipif(env.launched_by_mpi(), reason="world-of-one test (runs without mpiexec)")
 TRANSPORTS = [gpu.NCCL, gpu.CUDA_MPI, gpu.HOST]
@@ -285,16 +288,16 @@ def test_device_staging_shares_or_copies_and_writes_back():
 def test_bind_local_device(monkeypatch):
     fake = FakeCupy(4)
     monkeypatch.setattr(backend, "_cupy", fake)
-    assert gpu.bind_local_device(5) == 1 and fake.runtime.current == 1
-    assert gpu.bind_local_device(2) == 1            # a device other than 0 was chosen already: kept
-    assert gpu.bind_local_device(0, device_id="cuda:3") == 3 and fake.runtime.current == 3
-    assert gpu.bind_local_device(0, device_id=2) == 2
+    assert binding.bind_local_device(5) == 1 and fake.runtime.current == 1
+    assert binding.bind_local_device(2) == 1            # a device other than 0 was chosen already: kept
+    assert binding.bind_local_device(0, device_id="cuda:3") == 3 and fake.runtime.current == 3
+    assert binding.bind_local_device(0, device_id=2) == 2
     monkeypatch.setattr(backend, "_cupy", None)
-    assert gpu.bind_local_device(3) is None
+    assert binding.bind_local_device(3) is None
     with pytest.raises(RuntimeError, match="device_id=cuda:0 was given but CUDA is not available"):
-        gpu.bind_local_device(0, device_id="cuda:0")
+        binding.bind_local_device(0, device_id="cuda:0")
     with pytest.raises(ValueError, match="must name a CUDA device, got cpu"):
-        gpu.check_device_id("cpu")
+        binding.check_device_id("cpu")
 
 
 @single
@@ -419,6 +422,29 @@ def test_device_paths_never_stage_through_host_memory(monkeypatch):
         want = _expected(distgrad.float32)
         for case in want:
             np.testing.assert_array_equal(got[case], want[case], err_msg=f"{transport}: {case}")
+
+
+@mpi
+@pytest.mark.parametrize("op", [dist.ReduceOp.SUM, dist.ReduceOp.AVG], ids=lambda op: op.name)
+def test_prepared_allreduce_of_a_device_array_takes_the_group_transport(monkeypatch, op):
+    rank, size = dist.get_rank(), dist.get_world_size()
+    want = expected_reduction(op, distgrad.float32, size)
+    for transport in TRANSPORTS:
+        use(monkeypatch, transport)
+        fake_nccl.calls.clear()
+        buf = on_fake_gpu(rank_data(rank, distgrad.float32))
+        prepared = dist.default_group().prepare_allreduce(buf, op)
+        for step in range(2):                                  # the same registration, step after step
+            np.copyto(np.asarray(buf), rank_data(rank, distgrad.float32))
+            if transport == gpu.HOST:
+                prepared.start().wait()
+            else:
+                with monkeypatch.context() as m:
+                    no_host_staging(m)
+                    prepared.start().wait()
+            np.testing.assert_array_equal(np.asarray(buf), want, err_msg=f"{transport}, step {step}")
+        assert bool(fake_nccl.calls) == (transport == gpu.NCCL)
+        assert gpu.channel(dist.default_group(), buf).transport == transport
 
 
 @mpi

@@ -2,7 +2,7 @@
 
 Run it on several ranks::
 
-    $ distgrad-launch -n 2 -m distgrad.comm.progress_bench [--mb 8] [--compute-ms 50] [--reps 5]
+    $ distgrad-launch -n 2 benchmarks/bench_progress.py [--mb 8] [--compute-ms 50] [--reps 5]
 
 It times, for one float32 buffer of ``--mb`` megabytes (median over
 ``--reps``, on rank 0):
@@ -17,14 +17,21 @@ It times, for one float32 buffer of ``--mb`` megabytes (median over
    same compute, then ``work.wait()``: the wait should be close to zero;
 4. the same with pure-Python compute that holds the GIL.
 
-The numbers measured while building distgrad are in the docstring of
-:mod:`distgrad.comm.executor`.
+The numbers measured while building distgrad are in BENCHMARKS.md
+("Communication progress"); they are why :mod:`distgrad.comm.executor` runs
+collectives on a communication thread.
 """
 import argparse
 import statistics
 import time
 
 import numpy as np
+
+import _common  # noqa: F401  (pins BLAS/OpenMP threads before numpy/torch load)
+
+import distgrad
+import distgrad.comm as dist
+from distgrad.comm import env
 
 
 def _compute_numpy(seconds, a):
@@ -44,9 +51,6 @@ def _compute_python(seconds):
 
 def measure(mb=8.0, compute_ms=50.0, reps=5):
     """Run the four measurements; return {name: median milliseconds} (meaningful on every rank)."""
-    import distgrad
-    import distgrad.comm as dist
-    from distgrad.comm import env
     dist.init_process_group()
     MPI = env.loaded_mpi()
     n = int(mb * 2 ** 20 / 4)
@@ -105,7 +109,6 @@ def main(argv=None):
     p.add_argument("--reps", type=int, default=5)
     opts = p.parse_args(argv)
     res = measure(opts.mb, opts.compute_ms, opts.reps)
-    import distgrad.comm as dist
     if dist.get_rank() == 0:
         print(f"{dist.get_world_size()} ranks, {opts.mb:g} MB float32, {opts.compute_ms:g} ms compute, "
               f"median of {opts.reps}:")

@@ -402,7 +402,7 @@ def test_buckets_are_dtype_homogeneous_and_mixed_models_reduce_correctly():
 
 # --- communication hooks --------------------------------------------------------------------------------
 def test_allreduce_comm_hook_matches_builtin_reduction_and_fp16_is_close():
-    from distgrad.comm.comm_hooks import GradBucket, allreduce_hook, fp16_compress_hook
+    from distgrad.comm.ddp.comm_hooks import GradBucket, allreduce_hook, fp16_compress_hook
     rank, size = rank_size()
     plain, hooked, half = (DDP(mlp(), bucket_cap_mb=1e-4) for _ in range(3))
     hooked.register_comm_hook(None, allreduce_hook)
@@ -428,7 +428,7 @@ def test_allreduce_comm_hook_matches_builtin_reduction_and_fp16_is_close():
 
 
 def test_comm_hook_returning_a_wrong_result_is_an_error():
-    from distgrad.comm.comm_hooks import allreduce_hook
+    from distgrad.comm.ddp.comm_hooks import allreduce_hook
     rank, size = rank_size()
     ddp = DDP(mlp())
 

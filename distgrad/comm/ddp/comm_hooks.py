@@ -17,13 +17,16 @@ The stock hooks mirror ``torch.distributed.algorithms.ddp_comm_hooks.default_hoo
 
 Example::
 
-    >>> from distgrad.comm.comm_hooks import fp16_compress_hook
+    >>> from distgrad.comm.ddp.comm_hooks import fp16_compress_hook
     >>> ddp = DistributedDataParallel(model)                   # doctest: +SKIP
     >>> ddp.register_comm_hook(None, fp16_compress_hook)       # doctest: +SKIP
 """
 from distgrad import dtypes
 from distgrad.autograd import grad_mode
+from distgrad.autograd.raw import array_of
 from distgrad.autograd.tensor import Tensor
+from distgrad.comm.collectives import all_reduce
+from distgrad.comm.world import resolve
 
 
 class GradBucket:
@@ -67,7 +70,7 @@ class GradBucket:
         if not isinstance(tensor, Tensor) or tensor.numel() != b.numel:
             shape = list(tensor.shape) if isinstance(tensor, Tensor) else type(tensor).__name__
             raise ValueError(f"GradBucket.set_buffer: expected a tensor of {b.numel} elements, got {shape}")
-        b.grads[...] = tensor._data.reshape(-1)
+        b.grads[...] = array_of(tensor).reshape(-1)
 
     def __repr__(self):
         return f"GradBucket(index={self.index()}, {len(self._bucket.params)} parameters, {self._bucket.numel} elements)"
@@ -75,8 +78,6 @@ class GradBucket:
 
 def allreduce_hook(process_group, bucket):
     """Average the bucket over ``process_group`` (None: the world) with one allreduce."""
-    from distgrad.comm.collectives import all_reduce
-    from distgrad.comm.process_group import resolve
     pg = resolve(process_group, "allreduce_hook")
     tensor = bucket.buffer()
     with grad_mode.no_grad():
@@ -87,8 +88,6 @@ def allreduce_hook(process_group, bucket):
 
 def fp16_compress_hook(process_group, bucket):
     """Average the bucket in float16 (half the bytes on the wire), then write it back in its dtype."""
-    from distgrad.comm.collectives import all_reduce
-    from distgrad.comm.process_group import resolve
     pg = resolve(process_group, "fp16_compress_hook")
     buffer = bucket.buffer()
     with grad_mode.no_grad():
@@ -128,6 +127,7 @@ class HookWork:
             got = f"shape {list(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
             raise RuntimeError(f"DistributedDataParallel: the communication hook's future for bucket {b.index} "
                                f"must hold a tensor of the bucket's {b.numel} elements, got {got}")
-        if value._data is not b.grads:
-            b.grads[...] = value._data.reshape(-1)
+        data = array_of(value)
+        if data is not b.grads:
+            b.grads[...] = data.reshape(-1)
         return True

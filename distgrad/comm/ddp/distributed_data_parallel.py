@@ -10,8 +10,8 @@ each batch; DDP keeps the replicas identical:
 * **forward** runs the wrapped module, first broadcasting rank 0's buffers
   (BatchNorm running statistics) when ``broadcast_buffers``;
 * **backward** averages the gradients over the ranks while it runs: see
-  :mod:`distgrad.comm.reducer` (the hooks and the overlap) and
-  :mod:`distgrad.comm.bucket` (how gradients are grouped into flat buffers).
+  :mod:`distgrad.comm.ddp.reducer` (the hooks and the overlap) and
+  :mod:`distgrad.comm.ddp.bucket` (how gradients are grouped into flat buffers).
   When ``loss.backward()`` returns, every rank holds the same averaged
   ``.grad`` and the optimizer step keeps the replicas equal.
 
@@ -38,10 +38,12 @@ import numbers
 
 from distgrad import backend
 from distgrad.autograd import grad_mode
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.comm import timeline
-from distgrad.comm.bucket import DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_BYTES
-from distgrad.comm.process_group import resolve
-from distgrad.comm.reducer import WHERE, Reducer
+from distgrad.comm.ddp.bucket import DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_BYTES
+from distgrad.comm.ddp.reducer import WHERE, Reducer
+from distgrad.comm.objects import all_gather_object
+from distgrad.comm.world import resolve
 from distgrad.dtypes import from_np
 from distgrad.nn.module import Module
 
@@ -69,10 +71,10 @@ def _first_difference(ref, other):
 def _signature(module):
     sig = []
     for name, p in module.named_parameters():
-        sig.append(("parameter", name, tuple(p.shape), str(from_np(p._data.dtype)).replace("distgrad.", ""),
+        sig.append(("parameter", name, tuple(p.shape), str(from_np(array_of(p).dtype)).replace("distgrad.", ""),
                     bool(p.requires_grad)))
     for name, b in module.named_buffers():
-        sig.append(("buffer", name, tuple(b.shape), str(from_np(b._data.dtype)).replace("distgrad.", ""), False))
+        sig.append(("buffer", name, tuple(b.shape), str(from_np(array_of(b).dtype)).replace("distgrad.", ""), False))
     return sig
 
 
@@ -80,8 +82,8 @@ def broadcast_coalesced(group, tensors, root=0, name="broadcast"):
     """Copy group rank ``root``'s ``tensors`` into every rank's, with one broadcast of their bytes."""
     if not tensors or group.size() == 1:
         return
-    xp = backend.get_array_module(tensors[0]._data)
-    parts = [xp.ascontiguousarray(t._data).reshape(-1).view(xp.uint8) for t in tensors]
+    xp = backend.get_array_module(array_of(tensors[0]))
+    parts = [xp.ascontiguousarray(array_of(t)).reshape(-1).view(xp.uint8) for t in tensors]
     flat = xp.concatenate(parts)
     group.broadcast(flat, root, name=name)
     if group.rank() == root:
@@ -89,8 +91,9 @@ def broadcast_coalesced(group, tensors, root=0, name="broadcast"):
     offset = 0
     for t, part in zip(tensors, parts):
         n = int(part.size)
-        t._data[...] = flat[offset:offset + n].view(t._data.dtype).reshape(t._data.shape)
-        t._bump_version()
+        data = array_of(t)
+        data[...] = flat[offset:offset + n].view(data.dtype).reshape(data.shape)
+        bump_version(t)
         offset += n
 
 
@@ -162,7 +165,7 @@ class DistributedDataParallel(Module):
     # --- construction checks -------------------------------------------------------------------
     @staticmethod
     def _check_devices(named, device_ids, output_device):
-        devices = {backend.device_of(p._data) for _, p in named}
+        devices = {backend.device_of(array_of(p)) for _, p in named}
         if len(devices) > 1:
             raise ValueError(f"{WHERE}: the module's parameters are on several devices "
                              f"({sorted(str(d) for d in devices)}); DDP replicates a module that lives on one "
@@ -187,7 +190,6 @@ class DistributedDataParallel(Module):
     def _check_same_model(self, pg, module):
         if pg.size() == 1:
             return
-        from distgrad.comm.objects import all_gather_object
         mine = _signature(module)
         # compare digests first (a few bytes per rank); exchange the signatures only to describe a mismatch
         digests = [None] * pg.size()
@@ -246,14 +248,14 @@ class DistributedDataParallel(Module):
     def register_comm_hook(self, state, hook):
         """Reduce each gradient bucket with ``hook(state, bucket)`` instead of DDP's own allreduce.
 
-        ``bucket`` is a :class:`distgrad.comm.comm_hooks.GradBucket`; the hook
+        ``bucket`` is a :class:`distgrad.comm.ddp.comm_hooks.GradBucket`; the hook
         returns a Future of the reduced flat tensor and does the averaging
         itself.  Register it once, before training.
 
         Example::
 
             >>> import distgrad, distgrad.distributed as dist
-            >>> from distgrad.comm.comm_hooks import fp16_compress_hook
+            >>> from distgrad.comm.ddp.comm_hooks import fp16_compress_hook
             >>> dist.init_process_group()
             >>> ddp = DistributedDataParallel(distgrad.nn.Linear(3, 1))
             >>> ddp.register_comm_hook(None, fp16_compress_hook)

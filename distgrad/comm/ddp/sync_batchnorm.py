@@ -11,7 +11,7 @@ concatenated batch:
   count]`` gives the global mean and (biased) variance.  Running statistics
   use the unbiased variance over the global count, as BatchNorm's would.
 * backward: the allreduce is distgrad's differentiable one
-  (:func:`distgrad.comm.nn.all_reduce`), whose backward allreduces the
+  (:func:`distgrad.comm.differentiable.all_reduce`), whose backward allreduces the
   gradients of those statistics, again one collective for all of them.  The
   input gradient is then exactly the concatenated-batch gradient's shard;
   the weight and bias gradients are this shard's part (DDP's gradient
@@ -38,9 +38,10 @@ Example::
 from distgrad import dtypes
 from distgrad.autograd import grad_mode
 from distgrad.autograd.ops.join import cat
+from distgrad.autograd.raw import array_of
 from distgrad.autograd.tensor import Tensor
-from distgrad.comm import nn as dnn
-from distgrad.comm import process_group
+from distgrad.comm import differentiable as dnn
+from distgrad.comm import world
 from distgrad.comm.reduce_op import ReduceOp
 from distgrad.creation import full
 from distgrad.nn import functional as F
@@ -60,7 +61,7 @@ def sync_batch_norm(input, running_mean, running_var, weight, bias, momentum, ep
     stats = cat([x.sum(axes), (x * x).sum(axes), full((1,), input.numel() // max(c, 1), dtype=x.dtype,
                                                       device=x.device)])
     stats = dnn.all_reduce(stats, ReduceOp.SUM, group)
-    count = float(stats._data[2 * c])
+    count = float(array_of(stats)[2 * c])
     if count <= 1:
         raise ValueError(f"SyncBatchNorm: Expected more than 1 value per channel when training, got {int(count)} "
                          f"over all {group.size()} ranks (this rank's input size {tuple(input.shape)})")
@@ -123,8 +124,8 @@ class SyncBatchNorm(_BatchNorm):
         running_mean = self.running_mean if keep_running else None
         running_var = self.running_var if keep_running else None
         group = None
-        if use_batch and self.training and process_group.is_initialized():
-            group = process_group.resolve(self.process_group, "SyncBatchNorm")
+        if use_batch and self.training and world.is_initialized():
+            group = world.resolve(self.process_group, "SyncBatchNorm")
             if group is None:
                 raise RuntimeError("SyncBatchNorm: this rank is not a member of the layer's process_group")
             if group.size() == 1:

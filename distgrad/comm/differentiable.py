@@ -1,4 +1,4 @@
-"""Differentiable collectives, like ``torch.distributed.nn.functional``.
+"""Differentiable collectives, like ``torch.distributed.nn.functional`` (``distgrad.distributed.nn``).
 
 Unlike the in-place collectives these return new tensors and record a
 backward that is itself a collective, so a loss that depends on other ranks'
@@ -19,7 +19,7 @@ through them, since each backward communicates:
 Example::
 
     >>> import distgrad, distgrad.comm as dist
-    >>> from distgrad.comm import nn as dnn
+    >>> from distgrad.comm import differentiable as dnn
     >>> dist.init_process_group()
     >>> x = distgrad.ones(3, requires_grad=True)
     >>> dnn.all_reduce(x).sum().backward()
@@ -27,7 +27,8 @@ Example::
     tensor([1., 1., 1.])
 """
 from distgrad.autograd.function import ArrayFunction
-from distgrad.comm.process_group import resolve
+from distgrad.comm.collectives import _group_rank
+from distgrad.comm.world import resolve
 from distgrad.comm.reduce_op import RedOpType, ReduceOp, as_red_op
 
 
@@ -149,7 +150,6 @@ class _Broadcast(ArrayFunction):
 
 def broadcast(tensor, src, group=None):
     """Rank ``src``'s ``tensor`` on every rank; backward sums every rank's gradient into ``src``."""
-    from distgrad.comm.collectives import _group_rank
     pg = _group(group, "broadcast")
     return _Broadcast.apply(_group_rank(pg, src, None, "src", "distgrad.comm.nn.broadcast"), pg, tensor)
 
@@ -177,7 +177,6 @@ class _Reduce(ArrayFunction):
 
 def reduce(tensor, dst, op=ReduceOp.SUM, group=None):
     """The reduction over the group on rank ``dst`` (others get their input back); backward broadcasts."""
-    from distgrad.comm.collectives import _group_rank
     pg = _group(group, "reduce")
     root = _group_rank(pg, dst, None, "dst", "distgrad.comm.nn.reduce")
     return _Reduce.apply(root, as_red_op(op, "distgrad.comm.nn.reduce"), pg, tensor)

@@ -14,8 +14,8 @@ import distgrad.distributed as dist
 from distgrad import nn
 from distgrad.autograd import gradcheck, gradgradcheck
 from distgrad.comm import env
-from distgrad.comm.process_group import default_group
-from distgrad.comm.sync_batchnorm import sync_batch_norm
+from distgrad.comm.world import default_group
+from distgrad.comm.ddp.sync_batchnorm import sync_batch_norm
 from distgrad.nn.parallel import DistributedDataParallel as DDP
 
 mpi = pytest.mark.mpi(min_size=2)

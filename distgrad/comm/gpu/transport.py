@@ -1,45 +1,18 @@
-"""How a collective on GPU (CuPy) arrays travels: NCCL, CUDA-aware MPI, or a copy through host memory.
+"""Which library a group's collectives on GPU (CuPy) arrays go through: NCCL, CUDA-aware MPI or host copies.
 
-:class:`distgrad.comm.group.ProcessGroup` hands every collective whose array
-is a CuPy array to this module first.  Each group picks its transport at its
-first such collective, and every rank of the group takes part in the choice,
-so they can never end up calling different libraries:
-
-1. ``nccl`` when CuPy's NCCL binding is there (``cupy.cuda.nccl.available``):
-   group rank 0 makes a unique id, MPI broadcasts it over the group, and each
-   rank opens an ``NcclCommunicator`` on its GPU.  Collectives run on a
-   communication stream that first waits for the caller's stream, so they
-   start after the kernels that produced the data.
-2. ``cuda-aware-mpi`` when the MPI library can read device memory, as it
-   says itself: Open MPI's ``MPIX_Query_cuda_support()``, MPICH's
-   ``MPIX_GPU_query_support()`` (called through ctypes on the library mpi4py
-   loaded).  The device buffers go to MPI directly.
-3. ``host`` otherwise: the staged copy through host memory of
-   :mod:`distgrad.comm.buffers`, which always works.
-
-The group uses the least capable transport any of its ranks has.  A world
-of one process needs no communication: its GPU collectives stay on the
-device (``local``).  ``DISTGRAD_GPU_TRANSPORT=nccl|mpi|host`` overrides the
-choice (``auto`` is the default; ``nccl`` without the binding falls back to
-the next transport down; ``mpi`` is taken on trust, since some CUDA-aware MPI
-libraries have no query).  The choice is logged once per process, on the
-``distgrad.comm`` logger (and to stderr from rank 0 when logging is not
-configured), e.g.::
-
-    distgrad.comm: collectives on GPU tensors in group world (4 ranks) use nccl (NCCL 22105 via cupy.cuda.nccl)
-
-All three give the same results as the CPU path: the same dtype rules (bool
-reduced as a logical or/and, float16 reduced in float32, AVG a sum divided
-by the group size), in place, with ``async_op`` Work handles completed once
-the result is in the tensor.  Reductions NCCL lacks (BAND/BOR/BXOR, and
-int16 is widened to int32) run over the host path for that call; every
-rank makes the same decision from the dtype and op alone.
+Each group chooses once, at its first GPU collective, with every rank taking
+part so that they never call different libraries: ``nccl`` when CuPy's NCCL
+binding works, else ``cuda-aware-mpi`` when the MPI library says it reads
+device memory, else ``host`` (staged through host memory, always works); the
+group takes the least capable choice of its ranks.  A group of one process
+stays on the device (``local``).  ``DISTGRAD_GPU_TRANSPORT=nccl|mpi|host``
+overrides the choice, which is logged once on the ``distgrad.comm`` logger.
+Every transport gives the CPU path's results (:mod:`distgrad.comm.gpu.device_ops`).
 
 Example::
 
-    >>> import numpy as np
-    >>> from distgrad.comm import gpu
-    >>> gpu.choose({"DISTGRAD_GPU_TRANSPORT": "host"}, nccl=None, cuda_aware=(True, "test"))
+    >>> from distgrad.comm.gpu import transport
+    >>> transport.choose({"DISTGRAD_GPU_TRANSPORT": "host"}, nccl=None, cuda_aware=(True, "test"))
     ('host', 'DISTGRAD_GPU_TRANSPORT=host')
 """
 import contextlib
@@ -51,7 +24,8 @@ import threading
 import weakref
 
 from distgrad import backend
-from distgrad.comm.gpu_ops import DeviceOps
+from distgrad.comm.gpu.device_ops import DeviceOps
+from distgrad.comm.selfcomm import SelfComm
 
 TRANSPORT_VAR = "DISTGRAD_GPU_TRANSPORT"
 NCCL, CUDA_MPI, HOST, LOCAL = "nccl", "cuda-aware-mpi", "host", "local"
@@ -74,7 +48,7 @@ def nccl_module():
     if cp is None:
         return None
     try:
-        from cupy.cuda import nccl
+        from cupy.cuda import nccl  # deferred: cupy is optional
     except Exception:  # ImportError, or a libnccl that fails to load
         return None
     return nccl if getattr(nccl, "available", False) else None
@@ -200,7 +174,6 @@ def channel(pg, array):
 
 
 def _make_channel(pg, array):
-    from distgrad.comm.selfcomm import SelfComm
     forced = os.environ.get(TRANSPORT_VAR, "auto").strip().lower() not in ("", "auto")
     if pg.size() == 1 and not forced:
         return Channel(LOCAL, "a group of one process: nothing to send", SelfComm())
@@ -256,7 +229,7 @@ def reset():
         _logged.clear()
 
 
-# --- the entry points ProcessGroup calls for a device array --------------------------------------------------
+# --- the entry point ProcessGroup calls for a device array -------------------------------------------------
 
 def is_device_array(array):
     """True for the arrays this module moves: CuPy arrays."""
@@ -264,73 +237,15 @@ def is_device_array(array):
     return cp is not None and isinstance(array, cp.ndarray)
 
 
-def _ops(pg, array, name):
-    """The DeviceOps for this call, or None to run it over the host path."""
+def device_ops(pg, array, name):
+    """The :class:`DeviceOps` that run collective ``name`` on ``array`` over ``pg``'s GPU transport.
+
+    None when ``array`` is not a device array or the group's transport is
+    ``host``: then the caller stages the call through host memory.
+    """
     if not is_device_array(array):
         return None
     ch = channel(pg, array)
     if ch.transport == HOST:
         return None
     return DeviceOps(pg, ch, name)
-
-
-def allreduce(pg, array, op, async_op, name):
-    ops = _ops(pg, array, name)
-    return None if ops is None else ops.allreduce(array, op, async_op)
-
-
-def broadcast(pg, array, root, async_op, name):
-    ops = _ops(pg, array, name)
-    return None if ops is None else ops.broadcast(array, root, async_op)
-
-
-def reduce(pg, array, root, op, async_op, name):
-    ops = _ops(pg, array, name)
-    return None if ops is None else ops.reduce(array, root, op, async_op)
-
-
-def allgather_into(pg, output, input, async_op, name):
-    ops = _ops(pg, input, name)
-    return None if ops is None else ops.allgather_into(output, input, async_op)
-
-
-def reduce_scatter_block(pg, output, input, op, async_op, name):
-    ops = _ops(pg, input, name)
-    return None if ops is None else ops.reduce_scatter_block(output, input, op, async_op)
-
-
-def check_device_id(device_id, where="init_process_group"):
-    """The CUDA ordinal ``device_id`` (an int, ``"cuda:i"`` or a device) names, or None; raises when it cannot be used.
-
-    ``init_process_group`` calls it before setting anything up, so a bad
-    ``device_id`` changes nothing.
-    """
-    if device_id is None:
-        return None
-    dev = backend.device("cuda", device_id) if isinstance(device_id, int) and not isinstance(device_id, bool) \
-        else backend.device(device_id)
-    if dev.type != "cuda":
-        raise ValueError(f"{where}: device_id must name a CUDA device, got {dev}")
-    if not backend.cuda_is_available():
-        raise RuntimeError(f"{where}: device_id={dev} was given but CUDA is not available")
-    return backend.normalize_device(dev).index
-
-
-def bind_local_device(local_rank, device_id=None):
-    """Make this process's GPU current: ``device_id`` when given, else ``cuda:(local_rank % GPUs)``.
-
-    Called by ``init_process_group``, so with one process per GPU every rank
-    lands on its own GPU (``device="cuda"``, ``model.cuda()``) without a
-    ``set_device`` call.  A process that already chose a device other than 0
-    keeps it.  Returns the ordinal made current, or None (no CUDA).
-    """
-    idx = check_device_id(device_id)
-    if not backend.cuda_is_available():
-        return None
-    cp = backend.cupy_module()
-    if idx is None:
-        if cp.cuda.runtime.getDevice() != 0:
-            return cp.cuda.runtime.getDevice()
-        idx = local_rank % backend.cuda_device_count()
-    cp.cuda.Device(idx).use()
-    return idx

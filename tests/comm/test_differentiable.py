@@ -11,7 +11,7 @@ import distgrad
 import distgrad.comm as dist
 from distgrad.autograd import gradcheck, gradgradcheck
 from distgrad.comm import env
-from distgrad.comm import nn as dnn
+from distgrad.comm import differentiable as dnn
 
 mpi = pytest.mark.mpi(min_size=2)
 single = pytest.mark.skipif(env.launched_by_mpi(), reason="world-of-one test (runs without mpiexec)")

@@ -24,7 +24,7 @@ them in.
 Example::
 
     >>> import distgrad
-    >>> from distgrad.comm.bucket import assign_buckets, Bucket
+    >>> from distgrad.comm.ddp.bucket import assign_buckets, Bucket
     >>> ps = [distgrad.zeros(300_000), distgrad.zeros(10), distgrad.zeros(300_000)]
     >>> assign_buckets(ps, cap_bytes=2 << 20, first_cap_bytes=1 << 20)
     [[0], [1, 2]]
@@ -33,18 +33,19 @@ Example::
     ((300010,), (10,))
 """
 from distgrad import backend
+from distgrad.autograd.raw import array_of
 
 DEFAULT_FIRST_BUCKET_BYTES = 1 << 20   # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES
 DEFAULT_BUCKET_CAP_MB = 25
 
 
 def _key(t):
-    data = t._data
+    data = array_of(t)
     return (data.dtype.str, str(backend.device_of(data)))
 
 
 def _nbytes(t):
-    data = t._data
+    data = array_of(t)
     return int(data.size) * data.dtype.itemsize
 
 
@@ -88,7 +89,7 @@ class Bucket:
     def __init__(self, index, params, indices, extra=0):
         if not params:
             raise ValueError("Bucket: a bucket needs at least one parameter")
-        first = params[0]._data
+        first = array_of(params[0])
         keys = {_key(p) for p in params}
         if len(keys) != 1:
             raise ValueError(f"Bucket {index}: parameters of different dtypes or devices cannot share a bucket: "
@@ -101,17 +102,17 @@ class Bucket:
         total = 0
         for p in self.params:
             self.offsets.append(total)
-            total += int(p._data.size)
+            total += int(array_of(p).size)
         self.numel = total
         self.extra = int(extra)
         # zeros, not empty: the padding and slots of parameters that never get a gradient are reduced too
         self.flat = xp.zeros(total + self.extra, dtype=first.dtype)
-        self.views = [self.flat[o:o + int(p._data.size)].reshape(p._data.shape)
+        self.views = [self.flat[o:o + int(array_of(p).size)].reshape(array_of(p).shape)
                       for o, p in zip(self.offsets, self.params)]
         self.pending = len(self.params)   # gradients still missing in this iteration
         self.work = None                  # the in-flight allreduce (a Work), once launched
         self.buffer_tensor = None         # the Tensor over ``grads`` that communication hooks see
-        self.run = None                   # the reducer's pre-built MPI call, when the fast path applies
+        self.allreduce = None             # the PreparedAllreduce of ``flat`` (set by the reducer)
 
     @property
     def nbytes(self):

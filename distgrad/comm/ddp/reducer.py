@@ -44,15 +44,15 @@ import weakref
 
 from distgrad import backend
 from distgrad.autograd import engine
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.autograd.tensor import Tensor
 from distgrad.comm import timeline
-from distgrad.comm.bucket import DEFAULT_FIRST_BUCKET_BYTES, Bucket, assign_buckets
-from distgrad.comm.comm_hooks import GradBucket, HookWork
+from distgrad.comm.ddp.bucket import DEFAULT_FIRST_BUCKET_BYTES, Bucket, assign_buckets
+from distgrad.comm.ddp.comm_hooks import GradBucket, HookWork
+from distgrad.comm.objects import all_gather_object
 from distgrad.comm.reduce_op import RedOpType
 
 WHERE = "DistributedDataParallel"
-_SPIN_S = 1e-3    # a bucket's allreduce polls this long for the other ranks before it sleeps between polls
-_SLEEP_S = 5e-5   # the pause between polls after that (Linux adds ~50 us)
 
 
 def find_tensors(obj):
@@ -92,26 +92,6 @@ def reachable_leaves(tensors):
     return found
 
 
-def _sleep_until_all_arrive(comm):
-    """Return once every rank of ``comm`` has called this: a non-blocking barrier, polled with sleeps.
-
-    A blocking MPI collective spins while it waits for a late rank.  When the
-    ranks share cores (or the machine runs other work), the early rank's comm
-    thread, spinning beside its own backward pass, takes CPU from the late
-    rank it waits for, which makes it later still.  Measured with 2 ranks on
-    2 busy cores (load ~3): a DDP step of 100-130 ms spinning, 78-87 ms with
-    this wait (the plain step: 44-54 ms).  Ranks that arrive together pass
-    within the short polling window and never sleep.
-    """
-    req = comm.Ibarrier()
-    spin_until = time.perf_counter() + _SPIN_S
-    while time.perf_counter() < spin_until:
-        if req.Test():
-            return
-    while not req.Test():
-        time.sleep(_SLEEP_S)
-
-
 def _hook_for(reducer_ref, index):
     def hook(param):
         r = reducer_ref()
@@ -148,7 +128,7 @@ class Reducer:
         for b in self.buckets:
             for j, i in enumerate(b.indices):
                 self._loc[i] = (b, j)
-        self._prepare_runs()
+        self._prepare_allreduces()
         self.comm_hook = None
         self.comm_state = None
         self._scale = self.world_size   # gradients are divided by this on their way into the bucket
@@ -184,7 +164,7 @@ class Reducer:
         for i, p in enumerate(self.params):
             if p._grad is not None:
                 b, j = self._loc[i]
-                b.views[j][...] = p._grad._data
+                b.views[j][...] = array_of(p._grad)
                 p._grad = Tensor._make(b.views[j])
 
     def prepare_for_backward(self, outputs):
@@ -268,7 +248,7 @@ class Reducer:
         if grad is None:
             view.fill(0)
         else:
-            g = grad._data
+            g = array_of(grad)
             if g is view:
                 if self._scale != 1:
                     view /= self._scale
@@ -276,7 +256,7 @@ class Reducer:
                 view[...] = g
             else:
                 backend.get_array_module(view).divide(g, self._scale, out=view)
-            self._seen[i] = (grad, grad._vc.value)
+            self._seen[i] = (grad, grad._version)
         self._ready[i] = True
         b.pending -= 1
         if b.pending == 0:
@@ -305,11 +285,8 @@ class Reducer:
         t0 = tl.now() if tl is not None else 0.0
         if self.comm_hook is not None:
             b.work = HookWork(self.comm_hook(self.comm_state, GradBucket(b, b.index == len(self.buckets) - 1)), b)
-        elif b.run is None:
-            b.work = self.group.allreduce(b.flat, RedOpType.SUM, async_op=not sync, name=b.label)
         else:
-            # numbered and watched like any collective, minus the per-call checks and staging
-            b.work = self.group._collective(b.label, b.run, None, b.detail, not sync)
+            b.work = b.allreduce.start(async_op=not sync)
         if tl is not None:
             args = {"bucket": b.index, "params": len(b.params), "MB": round(b.nbytes / 2 ** 20, 3)}
 
@@ -319,33 +296,16 @@ class Reducer:
             if hasattr(fut, "add_done_callback"):
                 fut.add_done_callback(done)
 
-    def _prepare_runs(self):
-        """Pre-build each bucket's MPI call (buffer spec, datatype, op) once, for the fast launch path.
+    def _prepare_allreduces(self):
+        """Register each bucket's flat buffer with the group once, so a launch is one cheap ``start()``.
 
-        A bucket qualifies when it is contiguous host memory of a type MPI
-        reduces natively and the group runs over MPI; others (GPU buckets,
-        float16, a world without MPI) go through ``ProcessGroup.allreduce``,
-        which stages them.  Measured on 2 ranks: ~0.1 ms less per launch.
-
-        Each call first waits, sleeping, for every rank to arrive (see
-        :func:`_sleep_until_all_arrive`), so that a rank ahead of the others
-        does not spin a core away from them.
+        The group resolves datatype, op and staging at registration
+        (:meth:`ProcessGroup.prepare_allreduce`).  An early rank waits for the
+        others sleeping, so that it does not spin a core away from them.
         """
-        pg = self.group
         for b in self.buckets:
-            b.label = f"DDP allreduce of bucket {b.index}"
-            b.detail = f"{b.flat.dtype}, {b.flat.size} elements"
-            b.run = None
-            if (pg._MPI is None or backend.device_of(b.flat).type != "cpu"
-                    or b.flat.dtype.kind != "f" or b.flat.dtype.itemsize < 4):
-                continue
-            spec = [b.flat, pg._dt(b.flat)]
-            op, comm, in_place = pg._op(RedOpType.SUM, b.flat.dtype), pg._comm, pg._in_place
-
-            def run(comm=comm, in_place=in_place, spec=spec, op=op):
-                _sleep_until_all_arrive(comm)
-                comm.Allreduce(in_place, spec, op)
-            b.run = run
+            b.allreduce = self.group.prepare_allreduce(b.flat, RedOpType.SUM, name=f"DDP allreduce of bucket {b.index}",
+                                                       sleep_while_waiting=True)
 
     def _fill_meta(self, b):
         """The last bucket's trailing elements: [this rank lacked gradients, per-parameter used flags]."""
@@ -354,7 +314,7 @@ class Reducer:
         b.meta[...] = backend.as_array(flags, b.flat.dtype, backend.device_of(b.flat))
 
     def register_comm_hook(self, state, hook):
-        """Reduce each bucket with ``hook(state, GradBucket)`` (see :mod:`distgrad.comm.comm_hooks`)."""
+        """Reduce each bucket with ``hook(state, GradBucket)`` (see :mod:`distgrad.comm.ddp.comm_hooks`)."""
         if self.comm_hook is not None:
             raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
         if not callable(hook):
@@ -426,7 +386,6 @@ class Reducer:
             tl.add("DDP sync (wait + write back)", timeline.COMPUTE, t_end, tl.now())
 
     def _raise_missing(self, lacking):
-        from distgrad.comm.objects import all_gather_object
         mine = [self.names[i] for i in self._missing]
         everyone = [None] * self.world_size
         all_gather_object(everyone, mine, group=self.group)
@@ -444,7 +403,7 @@ class Reducer:
                 continue
             grad, version = seen
             p = self.params[i]
-            if p._grad is not grad or grad._vc.value != version:
+            if p._grad is not grad or grad._version != version:
                 raise RuntimeError(
                     f"{WHERE}: the gradient of parameter '{self.names[i]}' was modified or replaced after DDP's "
                     "gradient hook took it and before the reduction finished (another hook or an in-place "
@@ -460,15 +419,15 @@ class Reducer:
                 view = b.views[j]
                 g = p._grad
                 if self.as_view:
-                    if g is None or g._data is not view:
+                    if g is None or array_of(g) is not view:
                         p._grad = Tensor._make(view)
                     else:
-                        g._bump_version()
+                        bump_version(g)
                 elif g is None or g._requires_grad:
                     p._grad = Tensor._make(view.copy())
                 else:
-                    g._data[...] = view
-                    g._bump_version()
+                    array_of(g)[...] = view
+                    bump_version(g)
 
 
 def _remove_handles(handles):

@@ -1,10 +1,10 @@
-"""The collectives on GPU arrays, over NCCL or CUDA-aware MPI (for a channel chosen by :mod:`distgrad.comm.gpu`).
+"""The collectives on GPU arrays, over NCCL or CUDA-aware MPI (on the channel :mod:`distgrad.comm.gpu.transport` chose).
 
 Each method checks its arguments the way the host path does, stages the
 array into a contiguous device "wire" in the dtype the transport reduces in
 (bool as uint8; float16 as float32 and, for NCCL, int16 as int32 when
 reducing; raw bytes when only moving data), and hands
-``ProcessGroup._collective`` a ``run`` (the communication) and a ``finish``
+``ProcessGroup.issue`` a ``run`` (the communication) and a ``finish``
 (AVG division, write-back), which the communication thread runs in issue
 order.  The data never leaves the GPU.
 
@@ -175,7 +175,6 @@ class DeviceOps:
 
     def _run(self, array, communicate, finish, async_op):
         """Queue ``communicate(stream)`` then ``finish()`` (on the same stream) as one collective."""
-        from distgrad.comm.group import _detail
         self._check_device(array)
         ready = self._ready_event(array)
 
@@ -196,7 +195,7 @@ class DeviceOps:
                     if finish is not None:
                         finish()
                 stream.synchronize()
-        return self.pg._collective(self.name, run, done, _detail(array), async_op)
+        return self.pg.issue(self.name, run, done, buffers.describe(array), async_op)
 
     def _mpi_spec(self, wire):
         return [wire, mpi_datatype(self.ch.MPI, wire.dtype) if self.ch.MPI is not None else None]
