@@ -195,3 +195,52 @@ def synchronize(dev=None):
         return
     with _cupy.cuda.Device(normalize_device(dev).index):
         _cupy.cuda.runtime.deviceSynchronize()
+
+
+def is_host_module(xp):
+    """True when ``xp`` is NumPy, whose arrays live in host memory.
+
+    Code that reads an array's value on the host (no device sync) or that sets
+    NumPy-only floating-point error handling (``numpy.seterr``) asks this
+    instead of naming the module.
+
+    Example::
+
+        >>> is_host_module(np)
+        True
+    """
+    return xp is np
+
+
+_SPECIAL_FUNCTIONS = {}
+
+
+def special_function(xp, name):
+    """SciPy's ``special.<name>`` for ``xp``'s arrays, or None when it is not installed.
+
+    NumPy arrays get ``scipy.special``, CuPy arrays ``cupyx.scipy.special``;
+    ops fall back to their own formula on None.  The answer is cached per
+    ``(xp, name)``, so the hot path pays one dict lookup.
+
+    Example::
+
+        >>> f = special_function(np, "erf")
+        >>> f is None or round(float(f(1.0)), 4) == 0.8427
+        True
+    """
+    key = (xp, name)
+    try:
+        return _SPECIAL_FUNCTIONS[key]
+    except KeyError:
+        pass
+    fn = None
+    try:
+        if xp is np:
+            import scipy.special as special  # deferred: SciPy is optional and slow to import
+        else:
+            import cupyx.scipy.special as special  # deferred: CuPy is optional
+        fn = getattr(special, name, None)
+    except ImportError:
+        pass
+    _SPECIAL_FUNCTIONS[key] = fn
+    return fn

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import distgrad
+from distgrad import backend
 from distgrad.autograd import gradcheck, gradgradcheck
 
 F64 = distgrad.float64
@@ -101,6 +102,21 @@ def test_erf_accuracy_over_a_wide_range():
     xs = np.linspace(-6, 6, 101)
     np.testing.assert_allclose(distgrad.erf(distgrad.tensor(xs)).numpy(), [math.erf(v) for v in xs],
                                rtol=1e-12, atol=1e-14)
+
+
+def test_erf_without_scipy_uses_its_own_formula(monkeypatch):
+    # backend caches "no scipy.special.erf" as None: the op then falls back to its series / continued fraction
+    monkeypatch.setitem(backend._SPECIAL_FUNCTIONS, (np, "erf"), None)
+    xs = np.linspace(-6, 6, 101)
+    np.testing.assert_allclose(distgrad.erf(distgrad.tensor(xs)).numpy(), [math.erf(v) for v in xs],
+                               rtol=1e-12, atol=1e-14)
+    assert distgrad.erf(distgrad.tensor([0.5], dtype=distgrad.float32)).dtype == distgrad.float32
+
+
+def test_special_function_is_scipy_when_installed():
+    special = pytest.importorskip("scipy.special")
+    assert backend.special_function(np, "erf") is special.erf
+    assert backend.special_function(np, "no_such_function") is None
 
 
 def test_round_decimals():

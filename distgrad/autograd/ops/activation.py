@@ -17,6 +17,7 @@ import math
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops import unary
+from distgrad.autograd.ops.special import erf_array
 from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
 
@@ -45,10 +46,12 @@ def _tanh(x):
 
 
 def _erf(x):
-    return unary.erf(x) if isinstance(x, Tensor) else unary.erf_array(x).astype(x.dtype, copy=False)
+    return unary.erf(x) if isinstance(x, Tensor) else erf_array(x).astype(x.dtype, copy=False)
 
 
 class LeakyRelu(ArrayFunction):
+    """``x`` where positive, else ``slope * x`` (PyTorch's ``leaky_relu``)."""
+
     node_name = "LeakyReluBackward0"
     array_backward = True
 
@@ -65,6 +68,8 @@ class LeakyRelu(ArrayFunction):
 
 
 class Elu(ArrayFunction):
+    """``x`` where positive, else ``alpha * (exp(x) - 1)`` (PyTorch's ``elu``)."""
+
     node_name = "EluBackward0"
     array_backward = True
 
@@ -161,16 +166,19 @@ def _check(op, x):
 
 
 def leaky_relu(input, negative_slope=0.01):
+    """Leaky ReLU: ``input`` where positive, else ``negative_slope * input`` (``torch.nn.functional.leaky_relu``)."""
     _check("leaky_relu", input)
     return LeakyRelu.apply(input, float(negative_slope))
 
 
 def elu(input, alpha=1.0):
+    """ELU: ``input`` where positive, else ``alpha * (exp(input) - 1)`` (``torch.nn.functional.elu``)."""
     _check("elu", input)
     return Elu.apply(input, float(alpha))
 
 
 def gelu(input, approximate="none"):
+    """GELU, ``x * Phi(x)``, exact (erf) or with the ``'tanh'`` approximation (``torch.nn.functional.gelu``)."""
     _check("gelu", input)
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"gelu: approximate argument must be either none or tanh, got '{approximate}'")
@@ -178,11 +186,13 @@ def gelu(input, approximate="none"):
 
 
 def silu(input):
+    """SiLU (swish), ``x * sigmoid(x)`` (``torch.nn.functional.silu``)."""
     _check("silu", input)
     return Silu.apply(input)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta * x)) / beta``, linear above ``threshold`` (``torch.nn.functional.softplus``)."""
     _check("softplus", input)
     if beta == 0:
         raise RuntimeError("softplus: beta must be non-zero")

@@ -22,6 +22,7 @@ from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
+from distgrad.creation import tensor
 
 _SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
 _ndarray = np.ndarray
@@ -35,7 +36,6 @@ def as_operand(x, like):
         return x.item() if isinstance(x, np.generic) else x
     if isinstance(x, numbers.Number):
         raise TypeError(f"unsupported operand of type {type(x).__name__} (complex numbers are not supported)")
-    from distgrad.creation import tensor
     return tensor(x, device=like.device)
 
 
@@ -112,6 +112,8 @@ def _binary_unchecked(cls, op, a, b):
 
 
 class Add(ArrayFunction):
+    """``a + b`` on broadcast arrays (``torch.add``)."""
+
     array_backward = True
 
     @staticmethod
@@ -124,6 +126,8 @@ class Add(ArrayFunction):
 
 
 class Sub(ArrayFunction):
+    """``a - b`` on broadcast arrays (``torch.sub``)."""
+
     array_backward = True
 
     @staticmethod
@@ -136,6 +140,8 @@ class Sub(ArrayFunction):
 
 
 class Mul(ArrayFunction):
+    """``a * b`` on broadcast arrays (``torch.mul``)."""
+
     array_backward = True
 
     @staticmethod
@@ -153,6 +159,8 @@ class Mul(ArrayFunction):
 
 
 class Div(ArrayFunction):
+    """True division ``a / b`` on broadcast arrays (``torch.div``)."""
+
     array_backward = True
 
     @staticmethod
@@ -169,9 +177,9 @@ class Div(ArrayFunction):
 
 
 class Pow(ArrayFunction):
-    array_backward = True
+    """``a ** b`` for a tensor base; ``b`` a tensor or a number (``torch.pow``)."""
 
-    """``a ** b`` for a tensor base; ``b`` a tensor or a number."""
+    array_backward = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -219,6 +227,8 @@ class RPow(ArrayFunction):
 
 
 class Maximum(ArrayFunction):
+    """Elementwise larger of ``a`` and ``b``; ties split the gradient in half (``torch.maximum``)."""
+
     array_backward = True
 
     @staticmethod
@@ -237,6 +247,8 @@ class Maximum(ArrayFunction):
 
 
 class Minimum(ArrayFunction):
+    """Elementwise smaller of ``a`` and ``b``; ties split the gradient in half (``torch.minimum``)."""
+
     array_backward = True
 
     @staticmethod
@@ -254,6 +266,8 @@ class Minimum(ArrayFunction):
 
 
 class Where(ArrayFunction):
+    """``a`` where ``cond`` holds, else ``b`` (``torch.where``)."""
+
     array_backward = True
 
     @staticmethod
@@ -280,12 +294,16 @@ class _NonDifferentiable(ArrayFunction):
 
 
 class FloorDivide(_NonDifferentiable):
+    """``a // b``, rounded towards minus infinity; not differentiable (``torch.floor_divide``)."""
+
     @staticmethod
     def forward(ctx, a, b):
         return FloorDivide._mark(ctx, backend.get_array_module(a).floor_divide(a, b))
 
 
 class Remainder(ArrayFunction):
+    """``a % b`` with the divisor's sign, as Python's ``%`` (``torch.remainder``)."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[1] else None)
@@ -294,8 +312,8 @@ class Remainder(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        from distgrad.autograd.ops.unary import floor
-        return g, (-g * floor(a / b) if ctx.needs_input_grad[1] else None)
+        # Tensor.floor is unary.floor; unary builds on this module, so it is reached through the Tensor
+        return g, (-g * (a / b).floor() if ctx.needs_input_grad[1] else None)
 
 
 def add(input, other, alpha=1):
@@ -318,6 +336,7 @@ def rsub(input, other, alpha=1):
 
 
 def mul(input, other):
+    """``input * other``; either may be a number (``torch.mul``)."""
     return _binary(Mul, "mul", input, other)
 
 
@@ -343,9 +362,7 @@ def div(input, other, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
-        from distgrad.autograd.ops.unary import trunc
-        q = div(input, other)
-        res = trunc(q)
+        res = div(input, other).trunc()  # unary.trunc, through the Tensor (unary builds on this module)
         if isinstance(input, Tensor) and input._data.dtype.kind in "iu":
             res = to(res, input.dtype)
         return res
@@ -353,10 +370,12 @@ def div(input, other, rounding_mode=None):
 
 
 def true_divide(input, other):
+    """``input / other`` as a float (``torch.true_divide``, an alias of :func:`div`)."""
     return div(input, other)
 
 
 def floor_divide(input, other):
+    """``input // other``, rounded towards minus infinity (``torch.floor_divide``)."""
     return _binary(FloorDivide, "floor_divide", input, other)
 
 
@@ -367,6 +386,7 @@ class RemainderTensor(Remainder):
 
 
 def remainder(input, other):
+    """``input % other`` with the divisor's sign (``torch.remainder``)."""
     return _binary(RemainderTensor if isinstance(other, Tensor) else Remainder, "remainder", input, other)
 
 
@@ -383,10 +403,12 @@ def pow(input, exponent):
 
 
 def maximum(input, other):
+    """Elementwise maximum of two tensors (``torch.maximum``)."""
     return _binary(Maximum, "maximum", input, other)
 
 
 def minimum(input, other):
+    """Elementwise minimum of two tensors (``torch.minimum``)."""
     return _binary(Minimum, "minimum", input, other)
 
 
@@ -399,7 +421,6 @@ def where(condition, input, other):
     like = input if isinstance(input, Tensor) else (other if isinstance(other, Tensor) else condition)
     input, other = as_operand(input, like), as_operand(other, like)
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        from distgrad.creation import tensor
         input = tensor(input, device=condition.device)
     input, other = promote("where", input, other)
     if not isinstance(other, Tensor):

@@ -33,7 +33,8 @@ from distgrad.creation import ones, zeros, zeros_like
 def _dropout(x, p, training=True):
     if p <= 0.0 or not training:
         return x
-    from distgrad.nn import functional as F  # nn builds on ops: import late, once dropout is needed
+    # deferred: nn sits above ops, and nn.functional imports this module (a cycle)
+    from distgrad.nn import functional as F
     return F.dropout(x, p=p, training=True)
 
 

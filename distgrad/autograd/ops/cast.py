@@ -109,40 +109,50 @@ def contiguous(x, memory_format=None):
 
 
 def is_contiguous(x, memory_format=None):
+    """True when ``x``'s array is C-contiguous (``Tensor.is_contiguous``)."""
     return bool(x._data.flags.c_contiguous)
 
 
 def float_(x):
+    """``x`` as float32 (``Tensor.float``)."""
     return to(x, dtypes.float32)
 
 
 def double(x):
+    """``x`` as float64 (``Tensor.double``)."""
     return to(x, dtypes.float64)
 
 
 def half(x):
+    """``x`` as float16 (``Tensor.half``)."""
     return to(x, dtypes.float16)
 
 
 def long(x):
+    """``x`` as int64 (``Tensor.long``)."""
     return to(x, dtypes.int64)
 
 
 def int_(x):
+    """``x`` as int32 (``Tensor.int``)."""
     return to(x, dtypes.int32)
 
 
 def bool__(x):
+    """``x`` as bool (``Tensor.bool``)."""
     return to(x, dtypes.bool_)
 
 
 def cpu(x):
+    """``x`` on the CPU, copied only when it lives elsewhere (``Tensor.cpu``)."""
     return to(x, device="cpu")
 
 
 def cuda(x, device=None):
+    """``x`` on a CUDA device: the current one, or ``device`` (an int or a device) (``Tensor.cuda``)."""
     return to(x, device="cuda" if device is None else (device if not isinstance(device, int) else f"cuda:{device}"))
 
 
 def type_as(x, other):
+    """``x`` cast to ``other``'s dtype (``Tensor.type_as``)."""
     return to(x, other.dtype)

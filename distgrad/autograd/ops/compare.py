@@ -32,42 +32,52 @@ def _compare(ufunc_name, a, b):
 
 
 def eq(a, b):
+    """Elementwise ``a == b`` as a bool tensor (``torch.eq``)."""
     return _compare("equal", a, b)
 
 
 def ne(a, b):
+    """Elementwise ``a != b`` as a bool tensor (``torch.ne``)."""
     return _compare("not_equal", a, b)
 
 
 def lt(a, b):
+    """Elementwise ``a < b`` as a bool tensor (``torch.lt``)."""
     return _compare("less", a, b)
 
 
 def le(a, b):
+    """Elementwise ``a <= b`` as a bool tensor (``torch.le``)."""
     return _compare("less_equal", a, b)
 
 
 def gt(a, b):
+    """Elementwise ``a > b`` as a bool tensor (``torch.gt``)."""
     return _compare("greater", a, b)
 
 
 def ge(a, b):
+    """Elementwise ``a >= b`` as a bool tensor (``torch.ge``)."""
     return _compare("greater_equal", a, b)
 
 
 def logical_and(a, b):
+    """Elementwise logical AND of the truth values (``torch.logical_and``)."""
     return _compare("logical_and", a, b)
 
 
 def logical_or(a, b):
+    """Elementwise logical OR of the truth values (``torch.logical_or``)."""
     return _compare("logical_or", a, b)
 
 
 def logical_xor(a, b):
+    """Elementwise logical XOR of the truth values (``torch.logical_xor``)."""
     return _compare("logical_xor", a, b)
 
 
 def logical_not(a):
+    """Elementwise logical NOT, as a bool tensor (``torch.logical_not``)."""
     return Tensor._make(a._xp().logical_not(a._data))
 
 
@@ -78,18 +88,22 @@ def _bitwise(name, a, b):
 
 
 def bitwise_and(a, b):
+    """Elementwise ``a & b`` on integer or bool tensors (``torch.bitwise_and``)."""
     return _bitwise("bitwise_and", a, b)
 
 
 def bitwise_or(a, b):
+    """Elementwise ``a | b`` on integer or bool tensors (``torch.bitwise_or``)."""
     return _bitwise("bitwise_or", a, b)
 
 
 def bitwise_xor(a, b):
+    """Elementwise ``a ^ b`` on integer or bool tensors (``torch.bitwise_xor``)."""
     return _bitwise("bitwise_xor", a, b)
 
 
 def bitwise_not(a):
+    """Elementwise ``~a`` on integer or bool tensors (``torch.bitwise_not``)."""
     if a._data.dtype.kind == "f":
         raise RuntimeError(f"bitwise_not is only supported for integer and bool tensors, got {a.dtype}")
     return Tensor._make(a._xp().invert(a._data))
@@ -101,10 +115,12 @@ def equal(a, b):
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when every element satisfies ``|a - b| <= atol + rtol * |b|`` (``torch.allclose``)."""
     xp = backend.get_array_module(a._data)
     return bool(xp.allclose(a._data, as_operand(b, a)._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise ``|a - b| <= atol + rtol * |b|`` as a bool tensor (``torch.isclose``)."""
     xp = backend.get_array_module(a._data)
     return Tensor._make(xp.isclose(a._data, as_operand(b, a)._data, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -86,10 +86,14 @@ def _leading_part(src, shape):
 
 
 class Gather(TakeFlat):
+    """Picks elements at flat positions, recorded as PyTorch's ``GatherBackward0``."""
+
     node_name = "GatherBackward0"
 
 
 class IndexSelect(TakeFlat):
+    """Picks whole slices at flat positions, recorded as PyTorch's ``IndexSelectBackward0``."""
+
     node_name = "IndexSelectBackward0"
 
 
@@ -201,11 +205,13 @@ def scatter_add(input, dim, index, src):
 
 
 def scatter_(input, dim, index, src=None, *, value=None, reduce=None):
+    """In-place :func:`scatter`: writes ``src`` (or ``value``) into ``input`` at ``index`` (``Tensor.scatter_``)."""
     check_inplace(input, "scatter_")
     return write_result(input, scatter(input, dim, index, src, value=value, reduce=reduce), "scatter_")
 
 
 def scatter_add_(input, dim, index, src):
+    """In-place :func:`scatter_add`: adds ``src`` into ``input`` at ``index`` (``Tensor.scatter_add_``)."""
     check_inplace(input, "scatter_add_")
     return write_result(input, scatter_add(input, dim, index, src), "scatter_add_")
 
@@ -288,7 +294,7 @@ def index_select(input, dim, index):
 
 
 class IndexAdd(ScatterAdd):
-    pass
+    """The scatter-add behind :func:`index_add`, recorded as PyTorch's ``IndexAddBackward0``."""
 
 
 def index_add(input, dim, index, source, *, alpha=1):
@@ -317,5 +323,6 @@ def index_add(input, dim, index, source, *, alpha=1):
 
 
 def index_add_(input, dim, index, source, *, alpha=1):
+    """In-place :func:`index_add`: adds ``alpha * source`` slices at ``index`` (``Tensor.index_add_``)."""
     check_inplace(input, "index_add_")
     return write_result(input, index_add(input, dim, index, source, alpha=alpha), "index_add_")

@@ -20,12 +20,16 @@ Example::
     >>> x[x > 3]
     tensor([4., 5.])
 """
+import math
+
 import numpy as np
 
 from distgrad import backend
 from distgrad.autograd import grad_mode
 from distgrad.autograd.function import ArrayFunction
+from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.inplace import check_inplace, write_result
+from distgrad.autograd.ops.tensor_xp import sum_to
 from distgrad.autograd.tensor import Tensor
 
 _state = grad_mode.state
@@ -133,7 +137,6 @@ def parse_key(x, key):
 
 def flat_positions(shape, key, xp):
     """For each element of ``zeros(shape)[key]``, its position in the flattened tensor (on ``xp``)."""
-    import math
     return xp.arange(math.prod(shape), dtype=xp.int64).reshape(shape)[key]
 
 
@@ -174,15 +177,15 @@ class Select(ArrayFunction):
 
 
 class Slice(Select):
-    pass
+    """Basic indexing whose last non-trivial item is a slice, recorded as PyTorch's ``SliceBackward0``."""
 
 
 class Unsqueeze(Select):
-    pass
+    """Basic indexing whose last non-trivial item is ``None``, recorded as PyTorch's ``UnsqueezeBackward0``."""
 
 
 class Alias(Select):
-    pass
+    """Indexing with only ``...`` and full slices (every element), recorded as PyTorch's ``AliasBackward0``."""
 
 
 _BASIC = {"select": Select, "slice": Slice, "unsqueeze": Unsqueeze, "alias": Alias}
@@ -242,7 +245,6 @@ class PutFlat(ArrayFunction):
 
     @staticmethod
     def forward(ctx, g, flat, shape):
-        import math
         ctx.flat = flat
         return scatter_flat(g, flat, math.prod(shape), g.dtype).reshape(shape)
 
@@ -294,7 +296,6 @@ class IndexPut(ArrayFunction):
         if ctx.needs_input_grad[0]:
             gx = IndexPut.apply(g, 0, ctx.key)
         if ctx.needs_input_grad[1]:
-            from distgrad.autograd.ops.tensor_xp import sum_to
             gv = _index_with(g, ctx.key)
             lead = len(ctx.v_shape) - gv.ndim
             if lead > 0:
@@ -346,10 +347,8 @@ def setitem(input, key, value):
             raise RuntimeError(f"shape mismatch: value tensor of shape {list(vshape)} cannot be broadcast to "
                                f"indexing result of shape {list(target)}")
         if value._data.dtype != input._data.dtype:
-            from distgrad.autograd.ops.cast import to
             value = to(value, input.dtype)
         if backend.get_array_module(value._data) is not xp or value.device != input.device:
-            from distgrad.autograd.ops.cast import to
             value = to(value, device=input.device)
     elif isinstance(value, (bool, int, float, np.generic)):
         value = xp.asarray(value).astype(input._data.dtype)
@@ -364,11 +363,12 @@ def setitem(input, key, value):
         node = IndexPutAdvanced if direct else IndexPut
         return write_result(input, node.apply(input, value, key), "setitem")
     input._data[key] = value._data if isinstance(value, Tensor) else value
-    input._vc.value += 1
+    input._bump_version()
     return input
 
 
 def tensor_setitem(self, key, value):
+    """``self[key] = value``, for ``Tensor.__setitem__`` (which must return None)."""
     setitem(self, key, value)
 
 
@@ -436,6 +436,7 @@ def masked_fill(input, mask, value):
 
 
 def masked_fill_(input, mask, value):
+    """In place: set ``input`` to ``value`` where ``mask`` holds (``Tensor.masked_fill_``)."""
     check_inplace(input, "masked_fill_")
     if mask._data.ndim > input.ndim or any(
             m != 1 and m != s for m, s in zip(mask.shape[::-1], input.shape[::-1])):

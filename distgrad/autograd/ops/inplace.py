@@ -13,8 +13,14 @@ Example::
     >>> x.add_(1)._version
     1
 """
+from distgrad import random
 from distgrad.autograd import grad_mode
+from distgrad.autograd.ops import arithmetic
+from distgrad.autograd.ops import unary
+from distgrad.autograd.ops.cast import to
+from distgrad.autograd.ops.shape import expand
 from distgrad.autograd.tensor import Tensor
+from distgrad.creation import tensor
 
 _state = grad_mode.state
 
@@ -43,7 +49,7 @@ def write_result(t, res, op):
                            f"{list(res.shape)}")
     if res._data is not t._data:
         t._data[...] = res._data
-    t._vc.value += 1
+    t._bump_version()
     if res.grad_fn is not None:
         t.grad_fn = res.grad_fn
         t._output_nr = res._output_nr
@@ -61,58 +67,58 @@ def apply_inplace(t, fn, args, op, needs_old=True):
 
 
 def add_(t, other, alpha=1):
-    from distgrad.autograd.ops.arithmetic import add
-    return apply_inplace(t, add, (other, alpha), "add_", needs_old=False)
+    """In place ``t += alpha * other`` (``Tensor.add_``)."""
+    return apply_inplace(t, arithmetic.add, (other, alpha), "add_", needs_old=False)
 
 
 def sub_(t, other, alpha=1):
-    from distgrad.autograd.ops.arithmetic import sub
-    return apply_inplace(t, sub, (other, alpha), "sub_", needs_old=False)
+    """In place ``t -= alpha * other`` (``Tensor.sub_``)."""
+    return apply_inplace(t, arithmetic.sub, (other, alpha), "sub_", needs_old=False)
 
 
 def mul_(t, other):
-    from distgrad.autograd.ops.arithmetic import mul
-    return apply_inplace(t, mul, (other,), "mul_")
+    """In place ``t *= other`` (``Tensor.mul_``)."""
+    return apply_inplace(t, arithmetic.mul, (other,), "mul_")
 
 
 def div_(t, other, rounding_mode=None):
-    from distgrad.autograd.ops.arithmetic import div
-    return apply_inplace(t, div, (other, rounding_mode), "div_")
+    """In place ``t /= other``, optionally rounded (``Tensor.div_``)."""
+    return apply_inplace(t, arithmetic.div, (other, rounding_mode), "div_")
 
 
 def pow_(t, exponent):
-    from distgrad.autograd.ops.arithmetic import pow
-    return apply_inplace(t, pow, (exponent,), "pow_")
+    """In place ``t **= exponent`` (``Tensor.pow_``)."""
+    return apply_inplace(t, arithmetic.pow, (exponent,), "pow_")
 
 
 def clamp_(t, min=None, max=None):
-    from distgrad.autograd.ops.unary import clamp
-    return apply_inplace(t, clamp, (min, max), "clamp_")
+    """In place: limit ``t`` to ``[min, max]`` (``Tensor.clamp_``)."""
+    return apply_inplace(t, unary.clamp, (min, max), "clamp_")
 
 
 def sigmoid_(t):
-    from distgrad.autograd.ops.unary import sigmoid
-    return apply_inplace(t, sigmoid, (), "sigmoid_")
+    """In place logistic sigmoid (``Tensor.sigmoid_``)."""
+    return apply_inplace(t, unary.sigmoid, (), "sigmoid_")
 
 
 def relu_(t):
-    from distgrad.autograd.ops.unary import relu
-    return apply_inplace(t, relu, (), "relu_")
+    """In place ``max(t, 0)`` (``Tensor.relu_``)."""
+    return apply_inplace(t, unary.relu, (), "relu_")
 
 
 def tanh_(t):
-    from distgrad.autograd.ops.unary import tanh
-    return apply_inplace(t, tanh, (), "tanh_")
+    """In place hyperbolic tangent (``Tensor.tanh_``)."""
+    return apply_inplace(t, unary.tanh, (), "tanh_")
 
 
 def exp_(t):
-    from distgrad.autograd.ops.unary import exp
-    return apply_inplace(t, exp, (), "exp_")
+    """In place ``exp(t)`` (``Tensor.exp_``)."""
+    return apply_inplace(t, unary.exp, (), "exp_")
 
 
 def neg_(t):
-    from distgrad.autograd.ops.unary import neg
-    return apply_inplace(t, neg, (), "neg_", needs_old=False)
+    """In place ``-t`` (``Tensor.neg_``)."""
+    return apply_inplace(t, unary.neg, (), "neg_", needs_old=False)
 
 
 def _constant_like(t, value):
@@ -145,10 +151,7 @@ def zero_(t):
 def copy_(t, src, non_blocking=False):
     """Copy ``src`` (broadcast, cast and moved as needed) into ``t``; the gradient flows to ``src``."""
     check_inplace(t, "copy_")
-    from distgrad.autograd.ops.cast import to
-    from distgrad.autograd.ops.shape import expand
     if not isinstance(src, Tensor):
-        from distgrad.creation import tensor
         src = tensor(src)
     res = to(expand(src, t.shape), t.dtype, t.device)
     if res._data is src._data:
@@ -158,7 +161,7 @@ def copy_(t, src, non_blocking=False):
         if _state.enabled and t._base is None:
             t._requires_grad = False
     t._data[...] = res._data
-    t._vc.value += 1
+    t._bump_version()
     if res.grad_fn is not None:
         t.grad_fn, t._output_nr, t._requires_grad = res.grad_fn, res._output_nr, True
     return t
@@ -166,17 +169,15 @@ def copy_(t, src, non_blocking=False):
 
 def uniform_(t, a=0.0, b=1.0, generator=None):
     """Fill with samples from U(a, b) drawn from distgrad's seeded generator."""
-    from distgrad import random
     check_inplace(t, "uniform_")
     t._data[...] = random.uniform_array(t.shape, a, b, t._data.dtype, t.device, generator)
-    t._vc.value += 1
+    t._bump_version()
     return t
 
 
 def normal_(t, mean=0.0, std=1.0, generator=None):
     """Fill with samples from N(mean, std^2) drawn from distgrad's seeded generator."""
-    from distgrad import random
     check_inplace(t, "normal_")
     t._data[...] = random.normal_array(t.shape, mean, std, t._data.dtype, t.device, generator)
-    t._vc.value += 1
+    t._bump_version()
     return t

@@ -10,9 +10,12 @@ Example::
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.arithmetic import promote
+from distgrad.autograd.ops.tensor_xp import sum_to, xp_of
 
 
 class Matmul(ArrayFunction):
+    """Matrix product with NumPy's ``matmul`` broadcasting (``torch.matmul``; ``MmBackward0``)."""
+
     node_name = "MmBackward0"
     array_backward = True
 
@@ -24,7 +27,6 @@ class Matmul(ArrayFunction):
 
     @staticmethod
     def backward(ctx, g):
-        from distgrad.autograd.ops.tensor_xp import sum_to, xp_of
         a, b = ctx.saved_tensors
         xp = xp_of(g)
         a_shape, b_shape = ctx.a_shape, ctx.b_shape
@@ -44,14 +46,20 @@ class Matmul(ArrayFunction):
 
 
 class Bmm(Matmul):
+    """Batched matrix product of two 3-D tensors (``torch.bmm``)."""
+
     node_name = "BmmBackward0"
 
 
 class Dot(Matmul):
+    """Inner product of two 1-D tensors (``torch.dot``)."""
+
     node_name = "DotBackward0"
 
 
 class Mv(Matmul):
+    """Matrix-vector product (``torch.mv``)."""
+
     node_name = "MvBackward0"
 
 
@@ -117,8 +125,10 @@ def dot(input, other):
 
 
 def mv(input, vec):
+    """Product of a 2-D ``input`` and a 1-D ``vec`` (``torch.mv``)."""
     return _product(Mv, input, vec)
 
 
 def outer(input, vec2):
+    """Outer product ``input[:, None] * vec2[None, :]`` of two vectors, flattened first (``torch.outer``)."""
     return input.reshape(-1, 1) * vec2.reshape(1, -1)

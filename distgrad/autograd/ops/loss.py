@@ -24,6 +24,7 @@ Example::
 """
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
+from distgrad.autograd.ops.softmax import softmax
 from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
 
@@ -51,14 +52,14 @@ def _divide(a, b):
 
 
 def _on_host(v):
-    return _xp(v).__name__ == "numpy"
+    return backend.is_host_module(_xp(v))
 
 
 class _errstate:
     """Silence 0/0 and log(0) warnings on NumPy (a no-op for CuPy, which does not warn)."""
 
     def __init__(self, xp):
-        self.np = xp if xp.__name__ == "numpy" else None
+        self.np = xp if backend.is_host_module(xp) else None
 
     def __enter__(self):
         if self.np is not None:
@@ -132,7 +133,6 @@ class CrossEntropyIndex(ArrayFunction):
                 w_row = weight[None, :] if weight is not None else 1.0
                 out -= ((eps / c) * w_row * valid[:, None]).astype(out.dtype)
             return out * _coef(g, ctx), None, None, None, None, None
-        from distgrad.autograd.ops.softmax import softmax
         a = xp.zeros((m, c), dtype=x._data.dtype)
         a[rows, ctx.safe] = -(1.0 - eps) * ctx.wt
         if eps:

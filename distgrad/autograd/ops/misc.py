@@ -157,6 +157,8 @@ def count_nonzero(input, dim=None):
 
 # --- cumsum, flip, tril, triu ------------------------------------------------------------------
 class Cumsum(ArrayFunction):
+    """Running sum along ``dim``; the gradient is the reversed running sum (``torch.cumsum``)."""
+
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
@@ -182,6 +184,8 @@ def cumsum(input, dim, *, dtype=None):
 
 
 class Flip(ArrayFunction):
+    """Reverses the order of elements along ``dims`` (``torch.flip``)."""
+
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
@@ -212,6 +216,8 @@ def flip(input, dims):
 
 
 class Tril(ArrayFunction):
+    """Lower triangle at and below ``diagonal``, zeros above (``torch.tril``)."""
+
     @staticmethod
     def forward(ctx, x, diagonal):
         ctx.diagonal = diagonal
@@ -223,6 +229,8 @@ class Tril(ArrayFunction):
 
 
 class Triu(ArrayFunction):
+    """Upper triangle at and above ``diagonal``, zeros below (``torch.triu``)."""
+
     @staticmethod
     def forward(ctx, x, diagonal):
         ctx.diagonal = diagonal
@@ -273,10 +281,14 @@ return_types.topk = _Topk
 
 
 class SortValues(TakeFlat):
+    """The values of a sort, picked at flat positions (PyTorch's ``SortBackward0``)."""
+
     node_name = "SortBackward0"
 
 
 class TopkValues(TakeFlat):
+    """The values of a top-k, picked at flat positions (PyTorch's ``TopkBackward0``)."""
+
     node_name = "TopkBackward0"
 
 

@@ -39,6 +39,8 @@ def _constant_pad(x, widths, value):
 
 
 class ConstantPad(ArrayFunction):
+    """Pads with a constant ``value`` (``torch.nn.functional.pad`` with ``mode='constant'``)."""
+
     node_name = "ConstantPadNdBackward0"
     array_backward = True
 

@@ -134,6 +134,8 @@ def _flat_indices(arg, geom, xp):
 
 
 class MaxPool2d(ArrayFunction):
+    """2-D max pooling over a :class:`PoolGeometry`, optionally returning the argmax (``max_pool2d``)."""
+
     node_name = "MaxPool2DWithIndicesBackward0"
 
     @staticmethod
@@ -213,6 +215,8 @@ def _average(x, geom):
 
 
 class AvgPool2d(ArrayFunction):
+    """2-D average pooling over a :class:`PoolGeometry` (``torch.nn.functional.avg_pool2d``)."""
+
     node_name = "AvgPool2DBackward0"
 
     @staticmethod

@@ -19,8 +19,10 @@ import collections
 from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
+from distgrad.autograd.ops.arithmetic import maximum, minimum, where
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.tensor_xp import xp_of
+from distgrad.autograd.ops.unary import abs as abs_, exp, log, sqrt
 from distgrad.autograd.tensor import Tensor
 
 
@@ -58,6 +60,8 @@ def _keep_shape(shape, axes):
 
 
 class Sum(ArrayFunction):
+    """Sum over ``axes``, keeping them as size 1 or not (``torch.sum`` with ``dim``)."""
+
     node_name = "SumBackward1"
     array_backward = True
 
@@ -103,6 +107,8 @@ class MeanAll(Mean):
 
 
 class Prod(ArrayFunction):
+    """Product over ``axes``; the gradient is right with zeros in the input (``torch.prod``)."""
+
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         out = _xp(x).asarray(x.prod(axis=axes, keepdims=True))
@@ -122,7 +128,6 @@ class Prod(ArrayFunction):
         if not bool(zero._data.any()):
             return g * out / x, None, None
         # with zeros: d/dx_i is the product of the other elements
-        from distgrad.autograd.ops.arithmetic import where
         safe = where(zero, 1.0, x)
         zeros_in_slice = sum(zero, ctx.axes, keepdim=True)
         nonzero_prod = Prod.apply(safe, ctx.axes, True)
@@ -155,14 +160,20 @@ class MaxMin(ArrayFunction):
 
 
 class MaxAll(MaxMin):
+    """Maximum of every element (``torch.max`` with no dim; ties share the gradient)."""
+
     node_name = "MaxBackward1"
 
 
 class MinAll(MaxMin):
+    """Minimum of every element (``torch.min`` with no dim; ties share the gradient)."""
+
     node_name = "MinBackward1"
 
 
 class Amin(MaxMin):
+    """Minimum over ``axes``; ties share the gradient equally (``torch.amin``)."""
+
     node_name = "AminBackward0"
 
 
@@ -196,10 +207,14 @@ class MaxMinDim(ArrayFunction):
 
 
 class MinDim(MaxMinDim):
+    """``min(x, dim)``: values and the index of the first minimum (``torch.min`` with ``dim``)."""
+
     node_name = "MinBackward0"
 
 
 class ProdDim(Prod):
+    """Product over one ``dim`` (``torch.prod`` with ``dim``; PyTorch's ``ProdBackward1``)."""
+
     node_name = "ProdBackward1"
 
 
@@ -247,16 +262,17 @@ def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
 
 def std(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
     """Standard deviation: the square root of :func:`var`."""
-    from distgrad.autograd.ops.unary import sqrt
     return sqrt(var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
 
 
 def amax(input, dim=(), keepdim=False):
+    """Maximum over ``dim`` (all dims by default); ties share the gradient equally (``torch.amax``)."""
     axes = normalize_dims(dim if dim != () else None, input.ndim, "amax")
     return MaxMin.apply(input, axes, keepdim, True)
 
 
 def amin(input, dim=(), keepdim=False):
+    """Minimum over ``dim`` (all dims by default); ties share the gradient equally (``torch.amin``)."""
     axes = normalize_dims(dim if dim != () else None, input.ndim, "amin")
     return Amin.apply(input, axes, keepdim, False)
 
@@ -278,7 +294,6 @@ return_types = _ReturnTypes
 
 
 def _max_min(input, dim, keepdim, other, is_max):
-    from distgrad.autograd.ops.arithmetic import maximum, minimum
     if isinstance(dim, Tensor):
         other, dim = dim, None
     if other is not None:
@@ -345,7 +360,6 @@ def prod(input, dim=None, keepdim=False, dtype=None):
 
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) over ``dim``, computed stably by subtracting the max."""
-    from distgrad.autograd.ops.unary import exp, log
     axes = normalize_dims(dim, input.ndim, "logsumexp")
     m = amax(input, axes, keepdim=True).detach()
     m = m.masked_fill(~(m == m) | (m.abs() == float("inf")), 0.0)
@@ -357,14 +371,12 @@ def logsumexp(input, dim, keepdim=False):
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm (p = 2, 1, inf, -inf, 0 or any number) over ``dim``; 'fro' is the 2-norm."""
-    from distgrad.autograd.ops.unary import sqrt, abs as abs_
     if dtype is not None:
         input = to(input, dtype)
     if p == "fro" or p == 2:
         axes = normalize_dims(dim, input.ndim, "norm")
         s = sum(input * input, axes, keepdim)
         # at 0 the derivative of sqrt is infinite; PyTorch's norm gives 0 there
-        from distgrad.autograd.ops.arithmetic import where
         zero = s == 0
         if bool(zero._data.any()):
             return where(zero, 0.0, sqrt(where(zero, 1.0, s)))
@@ -384,6 +396,5 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     s = sum(a ** p, axes, keepdim)
     zero = s == 0
     if bool(zero._data.any()):  # as for p=2: a zero norm gets gradient 0, not inf * 0
-        from distgrad.autograd.ops.arithmetic import where
         return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / p))
     return s ** (1.0 / p)

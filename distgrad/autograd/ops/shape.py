@@ -12,6 +12,8 @@ Example::
 """
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
+from distgrad.autograd.ops.cast import to
+from distgrad.autograd.ops.tensor_xp import sum_to, xp_of
 from distgrad.autograd.tensor import Tensor
 
 
@@ -61,6 +63,8 @@ class Reshape(ArrayFunction):
 
 
 class Permute(ArrayFunction):
+    """Reorders the dimensions: a view (``torch.permute``)."""
+
     _view = True
     array_backward = True
 
@@ -74,35 +78,48 @@ class Permute(ArrayFunction):
         inverse = [0] * len(ctx.dims)
         for i, d in enumerate(ctx.dims):
             inverse[d] = i
-        from distgrad.autograd.ops.tensor_xp import xp_of
         return xp_of(g).transpose(g, tuple(inverse)), None
 
 
 class Squeeze(Reshape):
+    """Drops every size-1 dimension: a view (``torch.squeeze``)."""
+
     node_name = "SqueezeBackward0"
 
 
 class SqueezeDim(Reshape):
+    """Drops one size-1 dimension: a view (``torch.squeeze`` with ``dim``)."""
+
     node_name = "SqueezeBackward1"
 
 
 class SqueezeDims(Reshape):
+    """Drops several size-1 dimensions: a view (``torch.squeeze`` with a tuple of dims)."""
+
     node_name = "SqueezeBackward2"
 
 
 class Unsqueeze(Reshape):
+    """Inserts a size-1 dimension: a view (``torch.unsqueeze``)."""
+
     node_name = "UnsqueezeBackward0"
 
 
 class Transpose(Permute):
+    """Swaps two dimensions: a view (``torch.transpose``)."""
+
     node_name = "TransposeBackward0"
 
 
 class TransposeT(Permute):
+    """Reverses the dimensions: a view (``Tensor.T``; PyTorch's ``TBackward0``)."""
+
     node_name = "TBackward0"
 
 
 class Expand(ArrayFunction):
+    """Broadcasts to a larger shape without copying: a view (``Tensor.expand``)."""
+
     _view = True
     array_backward = True
 
@@ -113,11 +130,12 @@ class Expand(ArrayFunction):
 
     @staticmethod
     def backward(ctx, g):
-        from distgrad.autograd.ops.tensor_xp import sum_to
         return sum_to(g, ctx.in_shape), None
 
 
 class Repeat(ArrayFunction):
+    """Tiles the tensor ``reps`` times along each dimension (``Tensor.repeat``)."""
+
     @staticmethod
     def forward(ctx, x, reps):
         x = x.reshape((1,) * (len(reps) - x.ndim) + x.shape)
@@ -145,7 +163,6 @@ def reshape(input, *shape):
 def view(input, *shape):
     """Like reshape, but always a view: an error when the layout does not allow one."""
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
-        from distgrad.autograd.ops.cast import to
         dt = shape[0]
         if getattr(dt, "itemsize", None) == input.element_size():
             return Tensor._make(input._data.view(dt.np))
@@ -167,10 +184,12 @@ def _viewable(data, shape):
 
 
 def view_as(input, other):
+    """``input.view(other.shape)`` (``Tensor.view_as``)."""
     return view(input, other.shape)
 
 
 def reshape_as(input, other):
+    """``input.reshape(other.shape)`` (``Tensor.reshape_as``)."""
     return reshape(input, other.shape)
 
 
@@ -252,10 +271,12 @@ def t(input):
 
 
 def T(input):
+    """The dimensions in reverse order (``Tensor.T``)."""
     return permute(input, tuple(reversed(range(input.ndim))))
 
 
 def mT(input):
+    """The last two dimensions swapped, for a batch of matrices (``Tensor.mT``)."""
     if input.ndim < 2:
         raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
     return transpose(input, -2, -1)
@@ -284,10 +305,12 @@ def expand(input, *sizes):
 
 
 def expand_as(input, other):
+    """``input`` broadcast to ``other``'s shape (``Tensor.expand_as``)."""
     return expand(input, other.shape)
 
 
 def broadcast_to(input, shape):
+    """``input`` broadcast to ``shape`` without copying (``torch.broadcast_to``)."""
     return expand(input, shape)
 
 
@@ -300,6 +323,7 @@ def repeat(input, *sizes):
 
 
 def movedim(input, source, destination):
+    """Moves the dimensions ``source`` to the positions ``destination`` (``torch.movedim``)."""
     src = [input._dim(s) for s in (source if isinstance(source, (tuple, list)) else (source,))]
     dst = [input._dim(d) for d in (destination if isinstance(destination, (tuple, list)) else (destination,))]
     order = [d for d in range(input.ndim) if d not in src]

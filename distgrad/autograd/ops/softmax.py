@@ -28,6 +28,8 @@ def _shifted(x, dim):
 
 
 class Softmax(ArrayFunction):
+    """``exp(x) / sum(exp(x))`` along ``dim``, shifted by the max for stability (``torch.softmax``)."""
+
     @staticmethod
     def forward(ctx, x, dim):
         xp = backend.get_array_module(x)
@@ -44,6 +46,8 @@ class Softmax(ArrayFunction):
 
 
 class LogSoftmax(ArrayFunction):
+    """``x - logsumexp(x)`` along ``dim``, shifted by the max for stability (``torch.log_softmax``)."""
+
     @staticmethod
     def forward(ctx, x, dim):
         xp = backend.get_array_module(x)

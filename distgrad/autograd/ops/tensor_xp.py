@@ -29,68 +29,84 @@ def xp_of(x):
 
 
 def where(cond, a, b):
-    from distgrad.autograd.ops.arithmetic import where as _where
+    """``numpy.where`` for Tensors: :func:`distgrad.where`."""
+    from distgrad.autograd.ops.arithmetic import where as _where  # deferred: arithmetic imports xp_of from here
     return _where(cond, a, b)
 
 
 def exp(x):
+    """``numpy.exp`` for Tensors."""
     return x.exp()
 
 
 def log(x):
+    """``numpy.log`` for Tensors."""
     return x.log()
 
 
 def sin(x):
+    """``numpy.sin`` for Tensors."""
     return x.sin()
 
 
 def cos(x):
+    """``numpy.cos`` for Tensors."""
     return x.cos()
 
 
 def sign(x):
+    """``numpy.sign`` for Tensors."""
     return x.sign()
 
 
 def sqrt(x):
+    """``numpy.sqrt`` for Tensors."""
     return x.sqrt()
 
 
 def abs(x):  # noqa: A001  (NumPy's name)
+    """``numpy.abs`` for Tensors."""
     return x.abs()
 
 
 def maximum(a, b):
-    from distgrad.autograd.ops.arithmetic import maximum as _maximum
+    """``numpy.maximum`` for Tensors: :func:`distgrad.maximum`."""
+    from distgrad.autograd.ops.arithmetic import maximum as _maximum  # deferred: arithmetic imports xp_of from here
     return _maximum(a, b)
 
 
 def broadcast_to(x, shape):
+    """``numpy.broadcast_to`` for Tensors: ``Tensor.expand``."""
     return x.expand(shape)
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001  (NumPy's name)
+    """``numpy.sum`` for Tensors (``axis``/``keepdims`` spelled the NumPy way)."""
     return x.sum(axis if axis is not None else None, keepdim=keepdims)
 
 
 def swapaxes(x, a, b):
+    """``numpy.swapaxes`` for Tensors: ``Tensor.transpose``."""
     return x.transpose(a, b)
 
 
 def transpose(x, axes):
+    """``numpy.transpose`` for Tensors: ``Tensor.permute``."""
     return x.permute(axes)
 
 
 def expand_dims(x, axis):
+    """``numpy.expand_dims`` for Tensors: ``Tensor.unsqueeze``."""
     return x.unsqueeze(axis)
 
 
 def matmul(a, b):
+    """``numpy.matmul`` for Tensors: ``a @ b``."""
     return a @ b
 
 
 def zeros_like(x):
+    """``numpy.zeros_like`` for Tensors, kept in the graph as ``x * 0``."""
     return x * 0
 
 

@@ -16,7 +16,9 @@ import math
 from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
+from distgrad.autograd.ops.arithmetic import maximum, minimum
 from distgrad.autograd.ops.cast import to
+from distgrad.autograd.ops.special import erf_array
 from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
 
@@ -33,6 +35,8 @@ def _floating(x):
 
 
 class Neg(ArrayFunction):
+    """``-x`` (``torch.neg``)."""
+
     array_backward = True
 
     @staticmethod
@@ -45,6 +49,8 @@ class Neg(ArrayFunction):
 
 
 class Exp(ArrayFunction):
+    """``e ** x`` (``torch.exp``)."""
+
     array_backward = True
 
     @staticmethod
@@ -60,6 +66,8 @@ class Exp(ArrayFunction):
 
 
 class Expm1(ArrayFunction):
+    """``exp(x) - 1``, accurate near zero (``torch.expm1``)."""
+
     array_backward = True
 
     @staticmethod
@@ -75,6 +83,8 @@ class Expm1(ArrayFunction):
 
 
 class Log(ArrayFunction):
+    """Natural logarithm (``torch.log``)."""
+
     array_backward = True
 
     @staticmethod
@@ -89,8 +99,9 @@ class Log(ArrayFunction):
 
 
 class Log1p(ArrayFunction):
-    node_name = "Log1PBackward0"
+    """``log(1 + x)``, accurate near zero (``torch.log1p``)."""
 
+    node_name = "Log1PBackward0"
     array_backward = True
 
     @staticmethod
@@ -105,6 +116,8 @@ class Log1p(ArrayFunction):
 
 
 class Sqrt(ArrayFunction):
+    """Square root (``torch.sqrt``)."""
+
     array_backward = True
 
     @staticmethod
@@ -120,6 +133,8 @@ class Sqrt(ArrayFunction):
 
 
 class Rsqrt(ArrayFunction):
+    """``1 / sqrt(x)`` (``torch.rsqrt``)."""
+
     array_backward = True
 
     @staticmethod
@@ -135,6 +150,8 @@ class Rsqrt(ArrayFunction):
 
 
 class Sin(ArrayFunction):
+    """Sine (``torch.sin``)."""
+
     array_backward = True
 
     @staticmethod
@@ -149,6 +166,8 @@ class Sin(ArrayFunction):
 
 
 class Cos(ArrayFunction):
+    """Cosine (``torch.cos``)."""
+
     array_backward = True
 
     @staticmethod
@@ -163,6 +182,8 @@ class Cos(ArrayFunction):
 
 
 class Tanh(ArrayFunction):
+    """Hyperbolic tangent (``torch.tanh``)."""
+
     array_backward = True
 
     @staticmethod
@@ -178,6 +199,8 @@ class Tanh(ArrayFunction):
 
 
 class Sigmoid(ArrayFunction):
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, without overflow for large ``|x|`` (``torch.sigmoid``)."""
+
     array_backward = True
 
     @staticmethod
@@ -196,6 +219,8 @@ class Sigmoid(ArrayFunction):
 
 
 class Relu(ArrayFunction):
+    """``max(x, 0)``; the gradient at 0 is 0 (``torch.relu``)."""
+
     array_backward = True
 
     @staticmethod
@@ -211,6 +236,8 @@ class Relu(ArrayFunction):
 
 
 class Abs(ArrayFunction):
+    """Absolute value; the gradient at 0 is 0 (``torch.abs``)."""
+
     array_backward = True
 
     @staticmethod
@@ -224,41 +251,43 @@ class Abs(ArrayFunction):
         return g * xp_of(g).sign(x)
 
 
-class Sign(ArrayFunction):
+class _PiecewiseConstant(ArrayFunction):
+    """sign/floor/ceil/round/trunc: piecewise constant, so the gradient is zero."""
+
     array_backward = True
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
+
+
+class Sign(_PiecewiseConstant):
+    """-1, 0 or 1 by the sign of ``x``; zero gradient (``torch.sign``)."""
 
     @staticmethod
     def forward(ctx, x):
         return _xp(x).sign(x)
 
-    @staticmethod
-    def backward(ctx, g):
-        return g * 0
 
+class Floor(_PiecewiseConstant):
+    """Rounds down to an integer value (``torch.floor``)."""
 
-class _Rounding(ArrayFunction):
-    """floor/ceil/round/trunc: piecewise constant, zero gradient."""
-
-    array_backward = True
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * 0
-
-
-class Floor(_Rounding):
     @staticmethod
     def forward(ctx, x):
         return _xp(x).floor(x)
 
 
-class Ceil(_Rounding):
+class Ceil(_PiecewiseConstant):
+    """Rounds up to an integer value (``torch.ceil``)."""
+
     @staticmethod
     def forward(ctx, x):
         return _xp(x).ceil(x)
 
 
-class Round(_Rounding):
+class Round(_PiecewiseConstant):
+    """Rounds half to even, at ``decimals`` places (``torch.round``)."""
+
     @staticmethod
     def forward(ctx, x, decimals):
         return _xp(x).round(x, decimals)
@@ -268,15 +297,18 @@ class Round(_Rounding):
         return g * 0, None
 
 
-class Trunc(_Rounding):
+class Trunc(_PiecewiseConstant):
+    """Rounds towards zero (``torch.trunc``)."""
+
     @staticmethod
     def forward(ctx, x):
         return _xp(x).trunc(x)
 
 
 class Clamp(ArrayFunction):
-    node_name = "ClampBackward1"  # number bounds (ClampBackward0 is tensor bounds)
+    """Limits ``x`` to ``[lo, hi]`` with number bounds; the gradient passes inside them (``torch.clamp``)."""
 
+    node_name = "ClampBackward1"  # number bounds (ClampBackward0 is tensor bounds)
     array_backward = True
 
     @staticmethod
@@ -306,9 +338,9 @@ class Clamp(ArrayFunction):
 
 
 class Erf(ArrayFunction):
-    array_backward = True
+    """The error function, computed to double precision with ``math.erf``-quality accuracy (``torch.erf``)."""
 
-    """The error function, computed to double precision with ``math.erf``-quality accuracy."""
+    array_backward = True
 
     @staticmethod
     def forward(ctx, x):
@@ -321,136 +353,124 @@ class Erf(ArrayFunction):
         return g * (2.0 / math.sqrt(math.pi)) * xp_of(g).exp(-(x * x))
 
 
-def erf_array(x):
-    """erf on an array: SciPy when installed, else a series / continued-fraction pair in float64."""
-    xp = _xp(x)
-    if xp.__name__ == "numpy":
-        try:
-            from scipy.special import erf as _erf
-            return _erf(x).astype(x.dtype, copy=False)
-        except ImportError:
-            pass
-    else:
-        try:
-            from cupyx.scipy.special import erf as _erf
-            return _erf(x).astype(x.dtype, copy=False)
-        except ImportError:
-            pass
-    z = xp.asarray(x, dtype=xp.float64)
-    a = xp.abs(z)
-    # |x| < 2.5: Maclaurin series sum_n (-1)^n x^(2n+1) / (n! (2n+1))
-    small = xp.minimum(a, 2.5)
-    term = small.copy()
-    total = small.copy()
-    sq = small * small
-    for n in range(1, 60):
-        term = term * (-sq) / n
-        total = total + term / (2 * n + 1)
-    series = total * (2.0 / math.sqrt(math.pi))
-    # |x| >= 2.5: erfc by its continued fraction (Lentz), 1 - erfc
-    big = xp.maximum(a, 2.5)
-    f = big.copy()
-    for k in range(60, 0, -1):
-        f = big + (k / 2.0) / f
-    erfc = xp.exp(-big * big) / (f * math.sqrt(math.pi))
-    out = xp.where(a < 2.5, series, 1.0 - erfc)
-    return (xp.sign(z) * out).astype(x.dtype, copy=False)
-
-
 # --- functional forms ----------------------------------------------------------------------
 def neg(x):
+    """``-x`` (``torch.neg``)."""
     return Neg.apply(x)
 
 
 def exp(x):
+    """``e ** x``; integer input becomes the default float dtype (``torch.exp``)."""
     return Exp.apply(_floating(x))
 
 
 def expm1(x):
+    """``exp(x) - 1``, accurate near zero (``torch.expm1``)."""
     return Expm1.apply(_floating(x))
 
 
 def log(x):
+    """Natural logarithm (``torch.log``)."""
     return Log.apply(_floating(x))
 
 
 def log1p(x):
+    """``log(1 + x)``, accurate near zero (``torch.log1p``)."""
     return Log1p.apply(_floating(x))
 
 
 def log2(x):
+    """Base-2 logarithm (``torch.log2``)."""
     return log(x) * (1.0 / math.log(2.0))
 
 
 def log10(x):
+    """Base-10 logarithm (``torch.log10``)."""
     return log(x) * (1.0 / math.log(10.0))
 
 
 def sqrt(x):
+    """Square root (``torch.sqrt``)."""
     return Sqrt.apply(_floating(x))
 
 
 def rsqrt(x):
+    """``1 / sqrt(x)`` (``torch.rsqrt``)."""
     return Rsqrt.apply(_floating(x))
 
 
 def square(x):
+    """``x * x`` (``torch.square``)."""
     return x * x
 
 
 def reciprocal(x):
+    """``1 / x`` (``torch.reciprocal``)."""
     return 1 / x
 
 
 def sin(x):
+    """Sine (``torch.sin``)."""
     return Sin.apply(_floating(x))
 
 
 def cos(x):
+    """Cosine (``torch.cos``)."""
     return Cos.apply(_floating(x))
 
 
 def tan(x):
+    """Tangent, as ``sin(x) / cos(x)`` (``torch.tan``)."""
     return sin(x) / cos(x)
 
 
 def tanh(x):
+    """Hyperbolic tangent (``torch.tanh``)."""
     return Tanh.apply(_floating(x))
 
 
 def sigmoid(x):
+    """Logistic sigmoid ``1 / (1 + exp(-x))`` (``torch.sigmoid``)."""
     return Sigmoid.apply(_floating(x))
 
 
 def relu(x):
+    """``max(x, 0)`` (``torch.relu``)."""
     return Relu.apply(x)
 
 
 def abs(x):
+    """Absolute value (``torch.abs``)."""
     return Abs.apply(x)
 
 
 def sign(x):
+    """-1, 0 or 1 by the sign of ``x`` (``torch.sign``)."""
     return Sign.apply(x)
 
 
 def floor(x):
+    """Rounds down; integer tensors come back as a copy (``torch.floor``)."""
     return Floor.apply(x) if x._data.dtype.kind == "f" else x.clone()
 
 
 def ceil(x):
+    """Rounds up; integer tensors come back as a copy (``torch.ceil``)."""
     return Ceil.apply(x) if x._data.dtype.kind == "f" else x.clone()
 
 
 def round(x, decimals=0):
+    """Rounds half to even at ``decimals`` places; integer tensors come back as a copy (``torch.round``)."""
     return Round.apply(x, decimals) if x._data.dtype.kind == "f" else x.clone()
 
 
 def trunc(x):
+    """Rounds towards zero; integer tensors come back as a copy (``torch.trunc``)."""
     return Trunc.apply(x) if x._data.dtype.kind == "f" else x.clone()
 
 
 def erf(x):
+    """The Gauss error function (``torch.erf``)."""
     return Erf.apply(_floating(x))
 
 
@@ -459,7 +479,6 @@ def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        from distgrad.autograd.ops.arithmetic import maximum, minimum
         out = input
         if min is not None:
             out = maximum(out, min)
