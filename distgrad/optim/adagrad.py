@@ -21,6 +21,8 @@ Example::
     >>> w
     tensor([ 0.5000, -0.5000], requires_grad=True)
 """
+from distgrad import backend
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.optim.optimizer import Optimizer, check_lr_and_flags, scalar
 
 
@@ -49,6 +51,7 @@ class Adagrad(Optimizer):
     """
 
     _param_shaped_state = ("sum",)
+    _counts_steps = True
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
@@ -66,12 +69,9 @@ class Adagrad(Optimizer):
                     "maximize": maximize, "differentiable": differentiable, "fused": fused}
         super().__init__(params, defaults)
         for group in self.param_groups:
+            hyper = self._hyper(group)
             for p in group["params"]:
-                self._init_state(p, self.state[p], group)
-
-    def _init_state(self, p, state, group):
-        state["step"] = self._step_state(p, bool(group.get("fused")))
-        state["sum"] = self._zeros_state(p, float(group["initial_accumulator_value"]))
+                self._init_state(hyper, array_of(p), self.state[p])
 
     def _fill_group_defaults(self, group):
         group.setdefault("foreach", None)
@@ -82,27 +82,21 @@ class Adagrad(Optimizer):
     @staticmethod
     def _hyper(group):
         return (float(scalar(group["lr"])), float(group["lr_decay"]), float(scalar(group["weight_decay"])),
-                float(group["eps"]), bool(group["maximize"]))
+                float(group["eps"]), bool(group["maximize"]),
+                float(group.get("initial_accumulator_value", 0)), bool(group.get("fused")))
 
-    def step(self, closure=None):
-        """Perform one Adagrad update of every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group, params, hp in self._checked_work(self._hyper):
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:  # a parameter added with add_param_group after construction
-                    self._init_state(p, state, group)
-                self._update(p, state, *hp)
-        return loss
+    def _init_state(self, hyper, param, state):
+        # Also called by __init__: PyTorch's Adagrad has its state before the first step.
+        initial_accumulator_value, step_on_device = hyper[5], hyper[6]
+        state["step"] = self._step_state(param, step_on_device)
+        state["sum"] = self._zeros_state(param, initial_accumulator_value)
 
-    def _update(self, p, state, lr, lr_decay, wd, eps, maximize):
-        xp = p._xp()
-        param, grad = p._data, p._grad._data
-        step_t, sum_t = state["step"], state["sum"]
-        step_t._data += 1
-        step_t._vc.value += 1
-        step = float(step_t._data)
-        s = sum_t._data
+    def _update(self, hyper, param, grad, state):
+        lr, lr_decay, wd, eps, maximize, _, _ = hyper
+        xp = backend.get_array_module(param)
+        sum_t = state["sum"]
+        step = float(array_of(state["step"]))
+        s = array_of(sum_t)
         tmp = self._scratch(param, 1)
 
         g = self._effective_grad(param, grad, wd, maximize)
@@ -110,10 +104,9 @@ class Adagrad(Optimizer):
         clr = lr / (1 + (step - 1) * lr_decay)
         xp.multiply(g, g, out=tmp)
         xp.add(s, tmp, out=s)
-        sum_t._vc.value += 1
+        bump_version(sum_t)
         xp.sqrt(s, out=tmp)
         xp.add(tmp, eps, out=tmp)
         xp.divide(g, tmp, out=tmp)
         xp.multiply(tmp, -clr, out=tmp)
         xp.add(param, tmp, out=param)
-        p._vc.value += 1

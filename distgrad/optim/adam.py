@@ -21,6 +21,8 @@ Example::
     >>> w
     tensor([ 0.9000, -0.9000], requires_grad=True)
 """
+from distgrad import backend
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.autograd.tensor import Tensor
 from distgrad.optim.optimizer import Optimizer, check_lr_and_flags, scalar
 
@@ -76,6 +78,7 @@ class Adam(Optimizer):
     """
 
     _param_shaped_state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _counts_steps = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
@@ -108,33 +111,21 @@ class Adam(Optimizer):
                 float(scalar(group["weight_decay"])), bool(group["amsgrad"]), bool(group["maximize"]),
                 bool(group["decoupled_weight_decay"]), bool(group["capturable"] or group["fused"]))
 
-    def step(self, closure=None):
-        """Perform one Adam update of every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group, params, hp in self._checked_work(self._hyper):
-            for p in params:
-                self._update(p, *hp)
-        return loss
-
-    def _init_state(self, p, state, amsgrad, step_on_device):
-        state["step"] = self._step_state(p, step_on_device)
-        state["exp_avg"] = self._zeros_state(p)
-        state["exp_avg_sq"] = self._zeros_state(p)
+    def _init_state(self, hyper, param, state):
+        amsgrad, step_on_device = hyper[5], hyper[8]  # see _hyper for the order
+        state["step"] = self._step_state(param, step_on_device)
+        state["exp_avg"] = self._zeros_state(param)
+        state["exp_avg_sq"] = self._zeros_state(param)
         if amsgrad:
-            state["max_exp_avg_sq"] = self._zeros_state(p)
+            state["max_exp_avg_sq"] = self._zeros_state(param)
 
-    def _update(self, p, lr, beta1, beta2, eps, wd, amsgrad, maximize, decoupled, step_on_device):
-        xp = p._xp()
-        param, grad = p._data, p._grad._data
-        state = self.state[p]
-        if len(state) == 0:
-            self._init_state(p, state, amsgrad, step_on_device)
-        step_t, m_t, v_t = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        m, v = m_t._data, v_t._data
+    def _update(self, hyper, param, grad, state):
+        lr, beta1, beta2, eps, wd, amsgrad, maximize, decoupled, _ = hyper
+        xp = backend.get_array_module(param)
+        m_t, v_t = state["exp_avg"], state["exp_avg_sq"]
+        m, v = array_of(m_t), array_of(v_t)
         tmp = self._scratch(param, 1)
-        step_t._data += 1
-        step_t._vc.value += 1
-        step = float(step_t._data)
+        step = float(array_of(state["step"]))
 
         if wd != 0 and decoupled:
             xp.multiply(param, 1 - lr * wd, out=param)  # AdamW: decay the weights, not the gradient
@@ -146,8 +137,8 @@ class Adam(Optimizer):
         xp.multiply(g, g, out=tmp)
         xp.multiply(tmp, 1 - beta2, out=tmp)
         xp.add(v, tmp, out=v)
-        m_t._vc.value += 1
-        v_t._vc.value += 1
+        bump_version(m_t)
+        bump_version(v_t)
 
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
@@ -156,10 +147,11 @@ class Adam(Optimizer):
         if amsgrad:
             vmax_t = state.get("max_exp_avg_sq")
             if vmax_t is None:  # amsgrad switched on after the state was made
-                state["max_exp_avg_sq"] = vmax_t = self._zeros_state(p)
-            xp.maximum(vmax_t._data, v, out=vmax_t._data)
-            vmax_t._vc.value += 1
-            v = vmax_t._data
+                state["max_exp_avg_sq"] = vmax_t = self._zeros_state(param)
+            vmax = array_of(vmax_t)
+            xp.maximum(vmax, v, out=vmax)
+            bump_version(vmax_t)
+            v = vmax
         denom = tmp
         xp.sqrt(v, out=denom)
         xp.divide(denom, bias_correction2_sqrt, out=denom)
@@ -167,4 +159,3 @@ class Adam(Optimizer):
         xp.divide(m, denom, out=denom)
         xp.multiply(denom, -step_size, out=denom)
         xp.add(param, denom, out=param)
-        p._vc.value += 1

@@ -1,38 +1,54 @@
-"""``Optimizer``: the base class of every optimizer (param groups, state, hooks, checkpoints).
+"""``Optimizer``: the base class of every optimizer (param groups, the update loop, state, checkpoints).
 
 An optimizer holds ``param_groups`` (lists of parameters, each with its own
 hyperparameters) and ``state`` (per-parameter buffers such as momentum, keyed
 by the parameter tensor).  ``state_dict()`` / ``load_state_dict()`` use
-PyTorch's layout: state keyed by each parameter's position, groups listing
-positions instead of tensors, so checkpoints line up with PyTorch's.
+PyTorch's layout (see :mod:`distgrad.optim.optimizer_state`).
 
-Subclasses implement ``step()``; the helpers here validate every gradient
-before anything is changed, so a step that fails leaves the model untouched.
+``Optimizer.step`` owns the loop every optimizer shares: it runs the closure,
+checks every gradient before anything changes (so a step that fails leaves the
+model untouched), reads each group's hyperparameters once, makes a
+parameter's state on first use, counts ``state["step"]``, applies the update
+rule to the raw arrays under ``no_grad`` and bumps the parameter's version.
+A subclass gives only its rule:
+
+- ``_hyper(group)``: the group's hyperparameters as plain numbers (once per group and step);
+- ``_init_state(hyper, param, state)``: fill a parameter's empty ``state`` dict (optional);
+- ``_update(hyper, param, grad, state)``: change the array ``param`` in place, calling
+  ``bump_version`` on each state tensor it changes;
+
+plus ``_counts_steps = True`` when ``state["step"]`` should go up before each update.
 
 Example::
 
     >>> import distgrad
-    >>> w = distgrad.randn(3, requires_grad=True)
-    >>> opt = distgrad.optim.SGD([w], lr=0.1)
-    >>> (w * w).sum().backward()
-    >>> opt.step(); opt.zero_grad()
-    >>> w.grad is None
-    True
+    >>> from distgrad.autograd.raw import array_of
+    >>> class SignSGD(distgrad.optim.Optimizer):
+    ...     def __init__(self, params, lr=0.01):
+    ...         super().__init__(params, {"lr": lr})
+    ...     @staticmethod
+    ...     def _hyper(group):
+    ...         return float(group["lr"])
+    ...     def _update(self, lr, param, grad, state):
+    ...         param -= lr * (grad > 0) - lr * (grad < 0)
+    >>> w = distgrad.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = SignSGD([w], lr=0.5)
+    >>> (w * w).sum().backward(); opt.step(); opt.zero_grad()
+    >>> w
+    tensor([ 0.5000, -1.5000], requires_grad=True)
 """
-import copy
-import functools
 import warnings
 from collections import OrderedDict, defaultdict
-from itertools import chain
 
 from distgrad import backend
-from distgrad import dtypes
 from distgrad.autograd.graph import RemovableHandle, add_hook
-from distgrad.autograd.grad_mode import enable_grad
+from distgrad.autograd.grad_mode import enable_grad, no_grad
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.autograd.tensor import Tensor
-
-_global_step_pre_hooks = OrderedDict()
-_global_step_post_hooks = OrderedDict()
+from distgrad.optim import optimizer_state
+from distgrad.optim.optimizer_state import scalar_dtype
+from distgrad.optim.step_hooks import (hook_step, register_optimizer_step_post_hook,
+                                       register_optimizer_step_pre_hook)
 
 
 class _RequiredParameter:
@@ -43,16 +59,6 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
-
-
-def register_optimizer_step_pre_hook(hook):
-    """Call ``hook(optimizer, args, kwargs)`` before every optimizer's ``step``; returns a handle."""
-    return add_hook(_global_step_pre_hooks, hook)
-
-
-def register_optimizer_step_post_hook(hook):
-    """Call ``hook(optimizer, args, kwargs)`` after every optimizer's ``step``; returns a handle."""
-    return add_hook(_global_step_post_hooks, hook)
 
 
 def typename(obj):
@@ -72,11 +78,6 @@ def scalar(value):
     return value.item() if isinstance(value, Tensor) else value
 
 
-def scalar_dtype():
-    """The dtype of ``state['step']``: float64 when that is the default dtype, else float32."""
-    return dtypes.float64 if dtypes.get_default_dtype() is dtypes.float64 else dtypes.float32
-
-
 def check_lr_and_flags(lr, foreach=None, differentiable=False, fused=None):
     """Constructor checks every optimizer shares: the learning rate and the implementation switches."""
     if isinstance(lr, Tensor) and lr.numel() != 1:
@@ -90,26 +91,9 @@ def check_lr_and_flags(lr, foreach=None, differentiable=False, fused=None):
         raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
-def _hook_step(func):
-    """Wrap a class's ``step`` so that the global and per-optimizer step hooks run around it."""
-
-    @functools.wraps(func)
-    def step(*args, **kwargs):
-        self = args[0]
-        for hook in chain(_global_step_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
-            result = hook(self, args, kwargs)
-            if result is not None:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(f"{func} must return None or a tuple of (new_args, new_kwargs), "
-                                       f"but got {result}.")
-                args, kwargs = result
-        out = func(*args, **kwargs)
-        for hook in chain(self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()):
-            hook(self, args, kwargs)
-        return out
-
-    step.hooked = True
-    return step
+_HOOK_DICTS = ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks",
+               "_optimizer_state_dict_pre_hooks", "_optimizer_state_dict_post_hooks",
+               "_optimizer_load_state_dict_pre_hooks", "_optimizer_load_state_dict_post_hooks")
 
 
 class Optimizer:
@@ -131,15 +115,13 @@ class Optimizer:
 
     # State entries with the parameter's shape, checked by load_state_dict (set by subclasses).
     _param_shaped_state = ()
+    # True: step() adds 1 to the tensor state["step"] (made by _init_state) before each update.
+    _counts_steps = False
 
     def __init__(self, params, defaults):
         self.defaults = defaults
-        self._optimizer_step_pre_hooks = OrderedDict()
-        self._optimizer_step_post_hooks = OrderedDict()
-        self._optimizer_state_dict_pre_hooks = OrderedDict()
-        self._optimizer_state_dict_post_hooks = OrderedDict()
-        self._optimizer_load_state_dict_pre_hooks = OrderedDict()
-        self._optimizer_load_state_dict_post_hooks = OrderedDict()
+        for name in _HOOK_DICTS:
+            setattr(self, name, OrderedDict())
         self._patch_step_function()
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors "
@@ -147,6 +129,7 @@ class Optimizer:
         self.state = defaultdict(dict)
         self.param_groups = []
         self._scratch_buffers = {}
+        self._scratch_views = {}
         param_groups = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -158,18 +141,17 @@ class Optimizer:
     def _patch_step_function(self):
         cls = type(self)
         if not getattr(cls.step, "hooked", False):
-            cls.step = _hook_step(cls.step)
+            cls.step = hook_step(cls.step)
 
     def __getstate__(self):
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        for name in ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks",
-                     "_optimizer_state_dict_pre_hooks", "_optimizer_state_dict_post_hooks",
-                     "_optimizer_load_state_dict_pre_hooks", "_optimizer_load_state_dict_post_hooks"):
+        for name in _HOOK_DICTS:
             self.__dict__.setdefault(name, OrderedDict())
         self.__dict__.setdefault("_scratch_buffers", {})
+        self.__dict__.setdefault("_scratch_views", {})
         self._patch_step_function()
         self.defaults.setdefault("differentiable", False)
 
@@ -262,14 +244,72 @@ class Optimizer:
                     g.detach_()
                 else:
                     g._requires_grad = False
-                g._data.fill(0)
-                g._vc.value += 1
+                array_of(g).fill(0)
+                bump_version(g)
 
+    # --- the update loop -----------------------------------------------------------------------
     def step(self, closure=None):
-        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
+        """Update every parameter that has a gradient once; returns the closure's loss (or None).
+
+        ``closure`` re-evaluates the model (it calls ``backward``) and returns the loss.
+
+        Example::
+
+            >>> import distgrad
+            >>> w = distgrad.ones(2, requires_grad=True)
+            >>> opt = distgrad.optim.SGD([w], lr=0.5)
+            >>> def closure():
+            ...     opt.zero_grad()
+            ...     loss = (w * w).sum()
+            ...     loss.backward()
+            ...     return loss
+            >>> float(opt.step(closure)), w
+            (2.0, tensor([0., 0.], requires_grad=True))
+        """
+        loss = self._closure_loss(closure)
+        work = self._checked_work()
+        states, counts_steps = self.state, self._counts_steps
+        init_state, update = self._init_state, self._update
+        array, bump = array_of, bump_version  # locals: the loop below runs once per parameter
+        with no_grad():
+            for params, hyper in work:
+                stateful = self._keeps_state(hyper)
+                for p in params:
+                    param = array(p)
+                    state = None
+                    if stateful:
+                        state = states[p]
+                        if not state:
+                            init_state(hyper, param, state)
+                        if counts_steps:
+                            step_t = state["step"]
+                            count = array(step_t)
+                            count += 1
+                            bump(step_t)
+                    update(hyper, param, array(p._grad), state)
+                    bump(p)
+        return loss
+
+    # --- what a subclass gives the loop -------------------------------------------------------
+    def _hyper(self, group):
+        """``group``'s hyperparameters as plain numbers, read once per group and step (raise on bad values).
+
+        Whatever it returns is handed to ``_init_state`` and ``_update`` as ``hyper``.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
-    # --- helpers for subclasses' step() ------------------------------------------------------
+    def _keeps_state(self, hyper):
+        """False when a group's parameters need no state (SGD without momentum): ``state`` is then None."""
+        return True
+
+    def _init_state(self, hyper, param, state):
+        """Fill ``state``, the empty state dict of the parameter whose array is ``param``."""
+
+    def _update(self, hyper, param, grad, state):
+        """Apply the update rule in place to the array ``param``, given its gradient array ``grad``."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+
+    # --- helpers for the loop and the rules ------------------------------------------------------
     @staticmethod
     def _closure_loss(closure):
         """Run ``closure`` with grad enabled (it calls backward) and return its loss."""
@@ -278,13 +318,14 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    def _checked_work(self, hyper):
-        """Validate every group before anything changes; return ``[(group, params_with_grad, hp)]``.
+    def _checked_work(self):
+        """Validate every group before anything changes; return ``[(params_with_grad, hyper)]``.
 
-        ``hyper(group)`` reads a group's hyperparameters as plain numbers (raising
+        ``_hyper(group)`` reads a group's hyperparameters as plain numbers (raising
         on bad values here, not halfway through the update).
         """
         name = type(self).__name__
+        hyper = self._hyper
         work = []
         for group in self.param_groups:
             params = []
@@ -292,7 +333,7 @@ class Optimizer:
                 g = p._grad
                 if g is None:
                     continue
-                pd, gd = p._data, g._data
+                pd, gd = array_of(p), array_of(g)
                 if gd.shape != pd.shape:
                     raise RuntimeError(f"{name}.step: the gradient of a parameter of shape {list(pd.shape)} has "
                                        f"shape {list(gd.shape)}; nothing was updated")
@@ -305,7 +346,7 @@ class Optimizer:
                 if pd.dtype.kind != "f":
                     raise RuntimeError(f"{name}.step: can only update floating-point parameters, got {p.dtype}")
                 params.append(p)
-            work.append((group, params, hyper(group)))
+            work.append((params, hyper(group)))
         return work
 
     def _effective_grad(self, param, grad, weight_decay, maximize):
@@ -329,32 +370,41 @@ class Optimizer:
         return g
 
     def _scratch(self, like, slot=0):
-        """A reusable uninitialised array shaped like ``like`` (one per slot, dtype and device).
+        """A reusable uninitialised array shaped like ``like`` (one buffer per slot, dtype and device).
 
         Updates write their temporaries here instead of allocating new arrays
         every step; the buffer grows to the largest parameter and is shared.
+        The view for each shape is kept, so a step after the first makes none.
         """
+        key = (slot, like.shape, like.dtype, backend.device_of(like))
+        view = self._scratch_views.get(key)
+        if view is None:
+            view = self._scratch_views[key] = self._scratch_view(like, slot)
+        return view
+
+    def _scratch_view(self, like, slot):
+        """A new view of the shared buffer of ``slot``, growing the buffer when ``like`` is larger."""
         key = (slot, like.dtype, backend.device_of(like))
         buf = self._scratch_buffers.get(key)
         n = like.size
         if buf is None or buf.size < n:
             buf = backend.get_array_module(like).empty(n, dtype=like.dtype)
             self._scratch_buffers[key] = buf
+            self._scratch_views.clear()  # views of the old buffer would keep it alive
         return buf[:n].reshape(like.shape)
 
     @staticmethod
-    def _zeros_state(p, fill=0):
-        """A new state tensor with ``p``'s shape, dtype and device, filled with ``fill``."""
-        xp = p._xp()
-        arr = xp.zeros_like(p._data) if fill == 0 else xp.full_like(p._data, fill)
-        return Tensor._make(arr)
+    def _zeros_state(param, fill=0):
+        """A new state tensor with the array ``param``'s shape, dtype and device, filled with ``fill``."""
+        xp = backend.get_array_module(param)
+        return Tensor._make(xp.zeros_like(param) if fill == 0 else xp.full_like(param, fill))
 
     @staticmethod
-    def _step_state(p, on_param_device=False):
-        """A new ``state['step']`` counter: a 0-d float tensor on the CPU (or on ``p``'s device)."""
+    def _step_state(param, on_param_device=False):
+        """A new ``state['step']`` counter: a 0-d float tensor on the CPU (or on the array ``param``'s device)."""
         np_dtype = scalar_dtype().np
         if on_param_device:
-            return Tensor._make(p._xp().zeros((), dtype=np_dtype))
+            return Tensor._make(backend.get_array_module(param).zeros((), dtype=np_dtype))
         return Tensor._make(backend.as_array(0.0, np_dtype))
 
     def _fill_group_defaults(self, group):
@@ -408,16 +458,7 @@ class Optimizer:
         """
         for hook in self._optimizer_state_dict_pre_hooks.values():
             hook(self)
-        index = {}
-        groups = []
-        for group in self.param_groups:
-            packed = {k: v for k, v in group.items() if k != "params"}
-            for p in group["params"]:
-                index.setdefault(id(p), len(index))
-            packed["params"] = [index[id(p)] for p in group["params"]]
-            groups.append(packed)
-        state = {(index[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
-        result = {"state": state, "param_groups": groups}
+        result = optimizer_state.pack(self)
         for hook in self._optimizer_state_dict_post_hooks.values():
             out = hook(self, result)
             if out is not None:
@@ -435,76 +476,9 @@ class Optimizer:
             out = hook(self, state_dict)
             if out is not None:
                 state_dict = out
-        if "state" not in state_dict or "param_groups" not in state_dict:
-            raise KeyError("optimizer state dict must have 'state' and 'param_groups' entries, "
-                           f"got {sorted(map(str, state_dict))}")
-        groups = self.param_groups
-        saved_groups = copy.deepcopy(state_dict["param_groups"])
-        if len(groups) != len(saved_groups):
-            raise ValueError("loaded state dict has a different number of parameter groups")
-        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
-            raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
-                             "optimizer's group")
-        id_map = {}
-        options = {}
-        for group, saved in zip(groups, saved_groups):
-            for saved_id, p in zip(saved["params"], group["params"]):
-                id_map[saved_id] = p
-                options[saved_id] = saved
-        state = defaultdict(dict)
-        for key, value in state_dict["state"].items():
-            if key in id_map:
-                p = id_map[key]
-                self._check_loaded_state(key, p, value)
-                state[p] = self._cast_state(p, value, options[key])
-            else:
-                state[key] = value
-        new_groups = []
-        for group, saved in zip(groups, saved_groups):
-            saved["params"] = group["params"]
-            if "param_names" in group and "param_names" not in saved:
-                saved["param_names"] = group["param_names"]
-            self._fill_group_defaults(saved)
-            new_groups.append(saved)
-        for p, s in state.items():
-            if isinstance(p, Tensor) and "step" in s and not isinstance(s["step"], Tensor):
-                s["step"] = Tensor._make(backend.as_array(float(s["step"]), scalar_dtype().np))
-        self.state = state
-        self.param_groups = new_groups
+        optimizer_state.load(self, state_dict)
         for hook in self._optimizer_load_state_dict_post_hooks.values():
             hook(self)
-
-    def _check_loaded_state(self, key, p, value):
-        if not isinstance(value, dict):
-            raise ValueError(f"{type(self).__name__}.load_state_dict: the state of parameter {key} must be a "
-                             f"dict, got {type(value).__name__}")
-        for name in self._param_shaped_state:
-            t = value.get(name)
-            if isinstance(t, Tensor) and t._data.shape != p._data.shape:
-                raise ValueError(f"{type(self).__name__}.load_state_dict: state '{name}' of parameter {key} has "
-                                 f"shape {list(t.shape)} but the parameter has shape {list(p.shape)}")
-
-    @classmethod
-    def _cast_state(cls, p, value, group, key=None):
-        """Copy a loaded state value, moving tensors to ``p``'s device (and dtype, except ``step``)."""
-        if isinstance(value, Tensor):
-            if key == "step":
-                if group.get("capturable") or group.get("fused"):
-                    arr = backend.to_device(value._data, p.device).astype(dtypes.float32.np)
-                else:
-                    arr = value._data.copy()
-            else:
-                arr = backend.to_device(value._data, p.device)
-                if p._data.dtype.kind == "f":
-                    arr = arr.astype(p._data.dtype)
-                else:
-                    arr = arr.copy()
-            return Tensor._make(arr)
-        if isinstance(value, dict):
-            return {k: cls._cast_state(p, v, group, k) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return type(value)(cls._cast_state(p, v, group) for v in value)
-        return copy.deepcopy(value)
 
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook",

@@ -21,6 +21,8 @@ Example::
     >>> w
     tensor([ 0.9900, -0.9900], requires_grad=True)
 """
+from distgrad import backend
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.optim.adam import lerp_
 from distgrad.optim.optimizer import Optimizer, check_lr_and_flags, scalar
 
@@ -52,6 +54,7 @@ class RMSprop(Optimizer):
     """
 
     _param_shaped_state = ("square_avg", "momentum_buffer", "grad_avg")
+    _counts_steps = True
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
@@ -83,34 +86,21 @@ class RMSprop(Optimizer):
                 float(scalar(group["weight_decay"])), float(group["momentum"]), bool(group["centered"]),
                 bool(group["maximize"]), bool(group["capturable"]))
 
-    def step(self, closure=None):
-        """Perform one RMSprop update of every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group, params, hp in self._checked_work(self._hyper):
-            for p in params:
-                self._update(p, *hp)
-        return loss
+    def _init_state(self, hyper, param, state):
+        step_on_device = hyper[-1]  # capturable
+        state["step"] = self._step_state(param, step_on_device)
+        state["square_avg"] = self._zeros_state(param)
 
-    def _state(self, p, momentum, centered, step_on_device):
-        """The parameter's state, made (or completed, if options changed) on first use."""
-        state = self.state[p]
-        if len(state) == 0:
-            state["step"] = self._step_state(p, step_on_device)
-            state["square_avg"] = self._zeros_state(p)
+    def _update(self, hyper, param, grad, state):
+        lr, alpha, eps, wd, momentum, centered, maximize, _ = hyper
+        xp = backend.get_array_module(param)
+        # Buffers that options switched on after the state was made start here.
         if momentum > 0 and "momentum_buffer" not in state:
-            state["momentum_buffer"] = self._zeros_state(p)
+            state["momentum_buffer"] = self._zeros_state(param)
         if centered and "grad_avg" not in state:
-            state["grad_avg"] = self._zeros_state(p)
-        return state
-
-    def _update(self, p, lr, alpha, eps, wd, momentum, centered, maximize, step_on_device):
-        xp = p._xp()
-        param, grad = p._data, p._grad._data
-        state = self._state(p, momentum, centered, step_on_device)
-        step_t, sq_t = state["step"], state["square_avg"]
-        step_t._data += 1
-        step_t._vc.value += 1
-        sq = sq_t._data
+            state["grad_avg"] = self._zeros_state(param)
+        sq_t = state["square_avg"]
+        sq = array_of(sq_t)
         tmp = self._scratch(param, 1)
 
         g = self._effective_grad(param, grad, wd, maximize)
@@ -119,13 +109,14 @@ class RMSprop(Optimizer):
         xp.multiply(g, g, out=tmp)
         xp.multiply(tmp, 1 - alpha, out=tmp)
         xp.add(sq, tmp, out=sq)
-        sq_t._vc.value += 1
+        bump_version(sq_t)
         avg = tmp
         if centered:
             ga_t = state["grad_avg"]
-            lerp_(xp, ga_t._data, g, 1 - alpha, tmp)
-            ga_t._vc.value += 1
-            xp.multiply(ga_t._data, ga_t._data, out=avg)
+            ga = array_of(ga_t)
+            lerp_(xp, ga, g, 1 - alpha, tmp)
+            bump_version(ga_t)
+            xp.multiply(ga, ga, out=avg)
             xp.subtract(sq, avg, out=avg)
             xp.sqrt(avg, out=avg)
         else:
@@ -133,14 +124,13 @@ class RMSprop(Optimizer):
         xp.add(avg, eps, out=avg)
         if momentum > 0:
             buf_t = state["momentum_buffer"]
-            buf = buf_t._data
+            buf = array_of(buf_t)
             xp.multiply(buf, momentum, out=buf)
             xp.divide(g, avg, out=avg)
             xp.add(buf, avg, out=buf)
-            buf_t._vc.value += 1
+            bump_version(buf_t)
             xp.multiply(buf, -lr, out=avg)
         else:
             xp.divide(g, avg, out=avg)
             xp.multiply(avg, -lr, out=avg)
         xp.add(param, avg, out=param)
-        p._vc.value += 1

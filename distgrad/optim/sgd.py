@@ -20,6 +20,8 @@ Example::
     >>> w
     tensor([ 0.8000, -1.6000], requires_grad=True)
 """
+from distgrad import backend
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.autograd.tensor import Tensor
 from distgrad.optim.optimizer import Optimizer, check_lr_and_flags, scalar
 
@@ -75,27 +77,22 @@ class SGD(Optimizer):
         return (float(scalar(group["lr"])), float(group["momentum"]), float(group["dampening"]),
                 float(scalar(group["weight_decay"])), bool(group["nesterov"]), bool(group["maximize"]))
 
-    def step(self, closure=None):
-        """Perform one SGD update of every parameter that has a gradient; returns the closure's loss."""
-        loss = self._closure_loss(closure)
-        for group, params, (lr, momentum, dampening, wd, nesterov, maximize) in self._checked_work(self._hyper):
-            for p in params:
-                self._update(p, lr, momentum, dampening, wd, nesterov, maximize)
-        return loss
+    def _keeps_state(self, hyper):
+        momentum = hyper[1]
+        return momentum != 0  # the momentum buffer is SGD's only state
 
-    def _update(self, p, lr, momentum, dampening, wd, nesterov, maximize):
-        xp = p._xp()
-        param, grad = p._data, p._grad._data
+    def _update(self, hyper, param, grad, state):
+        lr, momentum, dampening, wd, nesterov, maximize = hyper
+        xp = backend.get_array_module(param)
         # d: the effective gradient; it aliases the user's grad unless it had to be changed.
         d = self._effective_grad(param, grad, wd, maximize)
         if momentum != 0:
-            state = self.state[p]
             buf_t = state.get("momentum_buffer")
-            if buf_t is None:
+            if buf_t is None:  # the first step starts the buffer at the gradient itself
                 state["momentum_buffer"] = buf_t = Tensor._make(d.copy())
-                buf = buf_t._data
+                buf = array_of(buf_t)
             else:
-                buf = buf_t._data
+                buf = array_of(buf_t)
                 xp.multiply(buf, momentum, out=buf)
                 if dampening == 0:
                     xp.add(buf, d, out=buf)
@@ -103,7 +100,7 @@ class SGD(Optimizer):
                     tmp = self._scratch(param, 1)
                     xp.multiply(d, 1 - dampening, out=tmp)
                     xp.add(buf, tmp, out=buf)
-                buf_t._vc.value += 1
+                bump_version(buf_t)
             if nesterov:
                 tmp = self._scratch(param, 1)
                 xp.multiply(buf, momentum, out=tmp)
@@ -114,4 +111,3 @@ class SGD(Optimizer):
         tmp = self._scratch(param, 1)
         xp.multiply(d, -lr, out=tmp)
         xp.add(param, tmp, out=param)
-        p._vc.value += 1
