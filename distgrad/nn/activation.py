@@ -21,7 +21,7 @@ def _inplace_str(inplace):
 
 
 class ReLU(Module):
-    """max(0, x).
+    """max(0, x) (``torch.nn.ReLU``).
 
     Example::
 
@@ -41,7 +41,7 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """x for x > 0, else ``negative_slope * x``."""
+    """x for x > 0, else ``negative_slope * x`` (``torch.nn.LeakyReLU``)."""
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
@@ -56,7 +56,7 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
-    """x for x > 0, else ``alpha * (exp(x) - 1)``."""
+    """x for x > 0, else ``alpha * (exp(x) - 1)`` (``torch.nn.ELU``)."""
 
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
@@ -71,7 +71,7 @@ class ELU(Module):
 
 
 class GELU(Module):
-    """x * Phi(x), exact (``approximate="none"``) or with the tanh formula."""
+    """x * Phi(x), exact (``approximate="none"``) or with the tanh formula (``torch.nn.GELU``)."""
 
     def __init__(self, approximate="none"):
         super().__init__()
@@ -85,7 +85,7 @@ class GELU(Module):
 
 
 class SiLU(Module):
-    """x * sigmoid(x)."""
+    """x * sigmoid(x) (``torch.nn.SiLU``)."""
 
     def __init__(self, inplace=False):
         super().__init__()
@@ -99,21 +99,21 @@ class SiLU(Module):
 
 
 class Sigmoid(Module):
-    """1 / (1 + exp(-x))."""
+    """1 / (1 + exp(-x)) (``torch.nn.Sigmoid``)."""
 
     def forward(self, input):
         return F.sigmoid(input)
 
 
 class Tanh(Module):
-    """tanh(x)."""
+    """tanh(x) (``torch.nn.Tanh``)."""
 
     def forward(self, input):
         return F.tanh(input)
 
 
 class Softmax(Module):
-    """exp(x) / sum(exp(x)) along ``dim``."""
+    """exp(x) / sum(exp(x)) along ``dim`` (``torch.nn.Softmax``)."""
 
     def __init__(self, dim=None):
         super().__init__()
@@ -127,7 +127,7 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    """x - logsumexp(x) along ``dim``."""
+    """x - logsumexp(x) along ``dim`` (``torch.nn.LogSoftmax``)."""
 
     def __init__(self, dim=None):
         super().__init__()
@@ -141,7 +141,7 @@ class LogSoftmax(Module):
 
 
 class Softplus(Module):
-    """log(1 + exp(beta x)) / beta, linear where beta x > threshold."""
+    """log(1 + exp(beta x)) / beta, linear where beta x > threshold (``torch.nn.Softplus``)."""
 
     def __init__(self, beta=1.0, threshold=20.0):
         super().__init__()

@@ -18,10 +18,11 @@ Example::
     >>> out.shape, weights.shape
     (distgrad.Size([2, 5, 16]), distgrad.Size([2, 5, 5]))
 """
-from distgrad.autograd.ops.attention import multi_head_attention_forward
 from distgrad.autograd.tensor import Tensor
 from distgrad.creation import empty
+from distgrad.nn import functional as F
 from distgrad.nn import init
+from distgrad.nn.attention_functions import canonical_mask
 from distgrad.nn.linear import Linear
 from distgrad.nn.module import Module
 from distgrad.nn.parameter import Parameter
@@ -33,6 +34,8 @@ class NonDynamicallyQuantizableLinear(Linear):
 
 class MultiheadAttention(Module):
     """Multi-head attention (Vaswani et al., 2017): ``forward(query, key, value, ...)`` -> ``(output, weights)``.
+
+    PyTorch's ``torch.nn.MultiheadAttention``.
 
     Example::
 
@@ -134,7 +137,7 @@ class MultiheadAttention(Module):
                     value = key
             else:
                 query, key, value = (t.transpose(1, 0) for t in (query, key, value))
-        out, weights = multi_head_attention_forward(
+        out, weights = F.multi_head_attention_forward(
             query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias,
             self.bias_k, self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias,
             training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
@@ -151,7 +154,6 @@ class MultiheadAttention(Module):
         Returns ``(mask, mask_type)`` with mask_type 0 (attn_mask only), 1
         (key_padding_mask only) or 2 (both), or ``(None, None)``.
         """
-        from distgrad.autograd.ops.attention import canonical_mask
         mask_type, merged = None, None
         if key_padding_mask is not None:
             mask_type, merged = 1, key_padding_mask

@@ -30,7 +30,7 @@ def _abs_index(op, idx, n):
 
 
 class Sequential(Module):
-    """Runs its modules one after another, each on the previous one's output.
+    """Runs its modules one after another, each on the previous one's output (``torch.nn.Sequential``).
 
     Built from modules (keys ``"0"``, ``"1"`` ...) or from an ``OrderedDict`` of named modules.
 
@@ -128,6 +128,8 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of modules, registered so their parameters are found (it has no forward of its own).
 
+    PyTorch's ``torch.nn.ModuleList``.
+
     Example::
 
         >>> blocks = nn.ModuleList(nn.Linear(2, 2) for _ in range(3))
@@ -212,7 +214,7 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """An ordered dict of modules under string keys.
+    """An ordered dict of modules under string keys (``torch.nn.ModuleDict``).
 
     Example::
 
@@ -297,7 +299,7 @@ def _as_param(value):
 
 
 class ParameterList(Module):
-    """A list of parameters (plain tensors given to it become Parameters).
+    """A list of parameters (plain tensors given to it become Parameters) (``torch.nn.ParameterList``).
 
     Example::
 
@@ -347,7 +349,7 @@ class ParameterList(Module):
 
 
 class ParameterDict(Module):
-    """An ordered dict of parameters under string keys.
+    """An ordered dict of parameters under string keys (``torch.nn.ParameterDict``).
 
     Example::
 

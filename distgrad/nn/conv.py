@@ -17,10 +17,9 @@ Example::
     distgrad.Size([8, 16, 28, 28])
 """
 
-from distgrad.autograd.ops import conv as conv_ops
-from distgrad.autograd.ops.pad import pad as _pad
 from distgrad.autograd.tensor import Tensor
 from distgrad.creation import empty
+from distgrad.nn import functional as F
 from distgrad.nn import init
 from distgrad.nn.module import Module
 from distgrad.nn.parameter import Parameter
@@ -140,7 +139,7 @@ class _Conv(_ConvNd):
     def _conv_forward(self, input, weight, bias):
         op = type(self)._op
         if self.padding_mode != "zeros":
-            padded = _pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             return op(padded, weight, bias, self.stride, 0, self.dilation, self.groups)
         return op(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
@@ -150,7 +149,7 @@ class _Conv(_ConvNd):
 
 
 class Conv1d(_Conv):
-    """1-D convolution over (N, C_in, L) or (C_in, L) inputs.
+    """1-D convolution over (N, C_in, L) or (C_in, L) inputs (``torch.nn.Conv1d``).
 
     Example::
 
@@ -161,11 +160,11 @@ class Conv1d(_Conv):
     """
 
     _dim = 1
-    _op = staticmethod(conv_ops.conv1d)
+    _op = staticmethod(F.conv1d)
 
 
 class Conv2d(_Conv):
-    """2-D convolution over (N, C_in, H, W) or (C_in, H, W) inputs.
+    """2-D convolution over (N, C_in, H, W) or (C_in, H, W) inputs (``torch.nn.Conv2d``).
 
     ``padding`` may be an int, a pair, ``'valid'`` or ``'same'``;
     ``padding_mode`` one of ``'zeros'``, ``'reflect'``, ``'replicate'``, ``'circular'``.
@@ -179,7 +178,7 @@ class Conv2d(_Conv):
     """
 
     _dim = 2
-    _op = staticmethod(conv_ops.conv2d)
+    _op = staticmethod(F.conv2d)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -227,7 +226,7 @@ class _ConvTransposeNd(_ConvNd):
 
 
 class ConvTranspose1d(_ConvTransposeNd):
-    """1-D transposed convolution: the gradient of Conv1d with respect to its input.
+    """1-D transposed convolution: the gradient of Conv1d with respect to its input (``torch.nn.ConvTranspose1d``).
 
     Example::
 
@@ -238,11 +237,13 @@ class ConvTranspose1d(_ConvTransposeNd):
     """
 
     _dim = 1
-    _op = staticmethod(conv_ops.conv_transpose1d)
+    _op = staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
     """2-D transposed convolution ("deconvolution"); ``forward(input, output_size=None)``.
+
+    PyTorch's ``torch.nn.ConvTranspose2d``.
 
     Example::
 
@@ -254,11 +255,11 @@ class ConvTranspose2d(_ConvTransposeNd):
     """
 
     _dim = 2
-    _op = staticmethod(conv_ops.conv_transpose2d)
+    _op = staticmethod(F.conv_transpose2d)
 
 
 class Unfold(Module):
-    """Extracts sliding local blocks: ``(N, C, H, W) -> (N, C * prod(kernel_size), L)`` (im2col).
+    """Extracts sliding local blocks, im2col: ``(N, C, H, W) -> (N, C * prod(kernel_size), L)`` (``torch.nn.Unfold``).
 
     Example::
 
@@ -273,7 +274,7 @@ class Unfold(Module):
         self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
 
     def forward(self, input):
-        return conv_ops.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
@@ -282,6 +283,8 @@ class Unfold(Module):
 
 class Fold(Module):
     """Sums sliding local blocks back into an image: ``(N, C * prod(kernel_size), L) -> (N, C, *output_size)``.
+
+    PyTorch's ``torch.nn.Fold``.
 
     Example::
 
@@ -297,7 +300,7 @@ class Fold(Module):
         self.dilation, self.padding, self.stride = dilation, padding, stride
 
     def forward(self, input):
-        return conv_ops.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
 
     def extra_repr(self):
         return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, dilation={self.dilation}, "

@@ -16,6 +16,7 @@ Example::
 from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.grad_mode import no_grad
+from distgrad.autograd.raw import array_of, set_array
 from distgrad.autograd.tensor import Tensor
 
 
@@ -59,11 +60,12 @@ def apply_to_tensors(module, fn):
         for p in module._parameters.values():
             if p is None:
                 continue
-            new = fn(p)
-            if new._data is not p._data:
-                p._data = new._data
-            if p._grad is not None:
-                p._grad._data = fn(p._grad)._data
+            new = array_of(fn(p))
+            if new is not array_of(p):
+                set_array(p, new)
+            grad = p.grad
+            if grad is not None:
+                set_array(grad, array_of(fn(grad)))
         buffers = module._buffers
         for name, b in buffers.items():
             if b is not None:

@@ -32,7 +32,7 @@ class _DropoutNd(Module):
 
 
 class Dropout(_DropoutNd):
-    """Zero each element with probability ``p`` during training (identity in eval mode).
+    """Zero each element with probability ``p`` during training (identity in eval mode) (``torch.nn.Dropout``).
 
     Example::
 
@@ -46,7 +46,7 @@ class Dropout(_DropoutNd):
 
 
 class Dropout1d(_DropoutNd):
-    """Zero whole channels of (N, C, L) or (C, L) input during training.
+    """Zero whole channels of (N, C, L) or (C, L) input during training (``torch.nn.Dropout1d``).
 
     Example::
 
@@ -60,14 +60,14 @@ class Dropout1d(_DropoutNd):
 
 
 class Dropout2d(_DropoutNd):
-    """Zero whole channels of (N, C, H, W) input during training."""
+    """Zero whole channels of (N, C, H, W) input during training (``torch.nn.Dropout2d``)."""
 
     def forward(self, input):
         return F.dropout2d(input, self.p, self.training, self.inplace)
 
 
 class Dropout3d(_DropoutNd):
-    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input during training."""
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input during training (``torch.nn.Dropout3d``)."""
 
     def forward(self, input):
         return F.dropout3d(input, self.p, self.training, self.inplace)

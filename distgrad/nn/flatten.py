@@ -15,7 +15,7 @@ from distgrad.nn.module import Module
 
 
 class Flatten(Module):
-    """Flatten dims ``start_dim..end_dim`` into one (by default all but the batch dim)."""
+    """Flatten dims ``start_dim..end_dim`` into one (by default all but the batch dim) (``torch.nn.Flatten``)."""
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
@@ -37,7 +37,7 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Split dim ``dim`` into the shape ``unflattened_size`` (one entry may be -1)."""
+    """Split dim ``dim`` into the shape ``unflattened_size`` (one entry may be -1) (``torch.nn.Unflatten``)."""
 
     def __init__(self, dim, unflattened_size):
         super().__init__()

@@ -18,6 +18,7 @@ import warnings
 
 from distgrad import random
 from distgrad.autograd.grad_mode import no_grad
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.autograd.tensor import Tensor
 
 _LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -25,7 +26,7 @@ _LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "con
 
 
 def calculate_gain(nonlinearity, param=None):
-    """The recommended gain for a nonlinearity (e.g. sqrt(2) for relu, 5/3 for tanh).
+    """The recommended gain for a nonlinearity (e.g. sqrt(2) for relu, 5/3 for tanh); ``torch.nn.init.calculate_gain``.
 
     Example::
 
@@ -58,28 +59,33 @@ def _check(fn, tensor):
 
 def _write(tensor, array):
     """Store ``array`` into ``tensor`` in place (a change of version, like any in-place op)."""
-    tensor._data[...] = array.astype(tensor._data.dtype, copy=False)
-    tensor._bump_version()
+    data = array_of(tensor)
+    data[...] = array.astype(data.dtype, copy=False)
+    bump_version(tensor)
     return tensor
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """Fill with U(a, b)."""
+    """Fill with U(a, b) in place (``torch.nn.init.uniform_``)."""
     _check("uniform_", tensor)
     with no_grad():
-        return _write(tensor, random.uniform_array(tensor.shape, a, b, tensor._data.dtype, tensor.device, generator))
+        return _write(tensor, random.uniform_array(tensor.shape, a, b, array_of(tensor).dtype, tensor.device,
+                                                   generator))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """Fill with N(mean, std^2)."""
+    """Fill with N(mean, std^2) in place (``torch.nn.init.normal_``)."""
     _check("normal_", tensor)
     with no_grad():
-        return _write(tensor, random.normal_array(tensor.shape, mean, std, tensor._data.dtype, tensor.device,
+        return _write(tensor, random.normal_array(tensor.shape, mean, std, array_of(tensor).dtype, tensor.device,
                                                   generator))
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill with N(mean, std^2) conditioned on lying in [a, b] (rejection sampling, exact)."""
+    """Fill with N(mean, std^2) conditioned on lying in [a, b] (``torch.nn.init.trunc_normal_``).
+
+    Rejection sampling, so the draw is exact rather than clipped.
+    """
     _check("trunc_normal_", tensor)
     if not a < b:
         raise ValueError(f"trunc_normal_: the lower bound a={a} must be below the upper bound b={b}")
@@ -101,24 +107,26 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 
 def constant_(tensor, val):
-    """Fill with the value ``val``."""
+    """Fill with the value ``val`` in place (``torch.nn.init.constant_``)."""
     _check("constant_", tensor)
     with no_grad():
-        tensor._data[...] = val
-        tensor._bump_version()
+        array_of(tensor)[...] = val
+        bump_version(tensor)
         return tensor
 
 
 def ones_(tensor):
+    """Fill with ones in place (``torch.nn.init.ones_``)."""
     return constant_(tensor, 1.0)
 
 
 def zeros_(tensor):
+    """Fill with zeros in place (``torch.nn.init.zeros_``)."""
     return constant_(tensor, 0.0)
 
 
 def eye_(tensor):
-    """Fill a 2-D tensor with the identity (ones on the diagonal)."""
+    """Fill a 2-D tensor with the identity, ones on the diagonal (``torch.nn.init.eye_``)."""
     _check("eye_", tensor)
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
@@ -127,8 +135,12 @@ def eye_(tensor):
 
 
 def default_weight_and_bias_(weight, bias):
-    """PyTorch's default for Linear and Conv layers: kaiming_uniform_(a=sqrt(5)) for the weight,
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias (zeros when fan_in is 0)."""
+    """PyTorch's default initialisation of Linear and Conv layers (their ``reset_parameters``).
+
+    kaiming_uniform_(a=sqrt(5)) for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    for the bias (zeros when fan_in is 0), so a layer starts from the same
+    distribution as its PyTorch twin.
+    """
     kaiming_uniform_(weight, a=math.sqrt(5))
     if bias is not None:
         fan_in, _ = _calculate_fan_in_and_fan_out(weight)
@@ -155,14 +167,14 @@ def _fan(tensor, mode):
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
-    """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
+    """Fill with U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)) (``torch.nn.init.xavier_uniform_``)."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / float(fan_in + fan_out))
     return uniform_(tensor, -bound, bound, generator)
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
-    """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """Fill with N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out)) (``torch.nn.init.xavier_normal_``)."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
 
@@ -176,7 +188,7 @@ def _kaiming_std(fn, tensor, a, mode, nonlinearity):
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """U(-bound, bound) with bound = gain * sqrt(3 / fan) (He et al., 2015)."""
+    """Fill with U(-bound, bound), bound = gain * sqrt(3 / fan) (``torch.nn.init.kaiming_uniform_``)."""
     std = _kaiming_std("kaiming_uniform_", tensor, a, mode, nonlinearity)
     if std is None:
         return tensor
@@ -185,7 +197,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """N(0, std^2) with std = gain / sqrt(fan) (He et al., 2015)."""
+    """Fill with N(0, std^2), std = gain / sqrt(fan) (``torch.nn.init.kaiming_normal_``)."""
     std = _kaiming_std("kaiming_normal_", tensor, a, mode, nonlinearity)
     if std is None:
         return tensor
@@ -193,7 +205,10 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def orthogonal_(tensor, gain=1, generator=None):
-    """Fill with a (semi-)orthogonal matrix (trailing dims flattened), scaled by ``gain``."""
+    """Fill with a (semi-)orthogonal matrix scaled by ``gain`` (``torch.nn.init.orthogonal_``).
+
+    Trailing dimensions are flattened, as in PyTorch.
+    """
     _check("orthogonal_", tensor)
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")

@@ -15,7 +15,7 @@ Example::
 """
 import math
 
-from distgrad.autograd.ops.linear import Linear as _LinearOp
+from distgrad.autograd.raw import array_of
 from distgrad.autograd.tensor import Tensor
 from distgrad.creation import empty
 from distgrad.nn import functional as F
@@ -25,7 +25,7 @@ from distgrad.nn.parameter import Parameter
 
 
 class Identity(Module):
-    """Returns its input unchanged (accepts and ignores any constructor arguments).
+    """Returns its input unchanged, ignoring any constructor arguments (``torch.nn.Identity``).
 
     Example::
 
@@ -37,11 +37,12 @@ class Identity(Module):
         super().__init__()
 
     def forward(self, input):
+        """``input``, unchanged."""
         return input
 
 
 class Linear(Module):
-    """``y = x @ W.T + b`` with ``W`` of shape (out_features, in_features).
+    """``y = x @ W.T + b`` with ``W`` of shape (out_features, in_features) (``torch.nn.Linear``).
 
     Input of shape (*, in_features) gives output of shape (*, out_features).
 
@@ -70,20 +71,29 @@ class Linear(Module):
         init.default_weight_and_bias_(self.weight, self.bias)
 
     def forward(self, input):
+        try:
+            return F.linear(input, self.weight, self.bias)
+        except (TypeError, RuntimeError):
+            error = self._input_error(input)
+            if error is None:
+                raise
+        raise error  # outside the handler: the layer's message replaces F.linear's, no chained traceback
+
+    def _input_error(self, input):
+        """The layer's own error for an input it cannot take (names the layer), or None."""
         if not isinstance(input, Tensor):
-            raise TypeError(f"{self!r}: expected a Tensor input, got {type(input).__name__}")
+            return TypeError(f"{self!r}: expected a Tensor input, got {type(input).__name__}")
         w = self.weight
-        x, wd = input._data, w._data
-        # cheap checks on the arrays first: this runs on every step of every model
+        x, wd = array_of(input), array_of(w)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise RuntimeError(f"{self!r} expected input with last dimension {self.in_features}, got shape "
-                               f"{tuple(input.shape)}")
+            return RuntimeError(f"{self!r} expected input with last dimension {self.in_features}, got shape "
+                                f"{tuple(input.shape)}")
         if x.dtype != wd.dtype:
-            raise RuntimeError(f"{self!r} has {w.dtype} parameters but got a {input.dtype} input; convert one "
-                               f"of them (e.g. model.to({input.dtype}) or input.to({w.dtype}))")
+            return RuntimeError(f"{self!r} has {w.dtype} parameters but got a {input.dtype} input; convert one "
+                                f"of them (e.g. model.to({input.dtype}) or input.to({w.dtype}))")
         if type(x) is not type(wd):
-            raise RuntimeError(f"{self!r} has parameters on {w.device} but got an input on {input.device}")
-        return _LinearOp.apply(input, w, self.bias)
+            return RuntimeError(f"{self!r} has parameters on {w.device} but got an input on {input.device}")
+        return None
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -91,6 +101,8 @@ class Linear(Module):
 
 class Bilinear(Module):
     """``y_k = x1^T W_k x2 + b_k`` with ``W`` of shape (out_features, in1_features, in2_features).
+
+    PyTorch's ``torch.nn.Bilinear``.
 
     Example::
 
@@ -112,6 +124,7 @@ class Bilinear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Re-draw weight and bias from U(-1/sqrt(in1_features), 1/sqrt(in1_features)), as PyTorch does."""
         bound = 1 / math.sqrt(self.weight.shape[1]) if self.weight.shape[1] else 0
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:

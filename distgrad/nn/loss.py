@@ -31,7 +31,7 @@ class _WeightedLoss(_Loss):
 
 
 class MSELoss(_Loss):
-    """Mean squared error.
+    """Mean squared error (``torch.nn.MSELoss``).
 
     Example::
 
@@ -44,14 +44,14 @@ class MSELoss(_Loss):
 
 
 class L1Loss(_Loss):
-    """Mean absolute error."""
+    """Mean absolute error (``torch.nn.L1Loss``)."""
 
     def forward(self, input, target):
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class SmoothL1Loss(_Loss):
-    """Quadratic below ``beta``, linear above it."""
+    """Quadratic below ``beta``, linear above it (``torch.nn.SmoothL1Loss``)."""
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
         super().__init__(size_average, reduce, reduction)
@@ -62,7 +62,7 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
-    """Quadratic below ``delta``, ``delta``-scaled linear above it."""
+    """Quadratic below ``delta``, ``delta``-scaled linear above it (``torch.nn.HuberLoss``)."""
 
     def __init__(self, reduction="mean", delta=1.0):
         super().__init__(reduction=reduction)
@@ -73,7 +73,7 @@ class HuberLoss(_Loss):
 
 
 class CrossEntropyLoss(_WeightedLoss):
-    """Cross entropy of logits against class indices or class probabilities.
+    """Cross entropy of logits against class indices or class probabilities (``torch.nn.CrossEntropyLoss``).
 
     Example::
 
@@ -93,7 +93,7 @@ class CrossEntropyLoss(_WeightedLoss):
 
 
 class NLLLoss(_WeightedLoss):
-    """Negative log-likelihood of class indices given log-probabilities."""
+    """Negative log-likelihood of class indices given log-probabilities (``torch.nn.NLLLoss``)."""
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
         super().__init__(weight, size_average, reduce, reduction)
@@ -105,14 +105,17 @@ class NLLLoss(_WeightedLoss):
 
 
 class BCELoss(_WeightedLoss):
-    """Binary cross entropy of probabilities."""
+    """Binary cross entropy of probabilities (``torch.nn.BCELoss``)."""
 
     def forward(self, input, target):
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Binary cross entropy of logits, computed stably; ``pos_weight`` weighs the positive class."""
+    """Binary cross entropy of logits, computed stably; ``pos_weight`` weighs the positive class.
+
+    PyTorch's ``torch.nn.BCEWithLogitsLoss``.
+    """
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
         super().__init__(size_average, reduce, reduction)
@@ -125,7 +128,7 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class KLDivLoss(_Loss):
-    """KL divergence with log-probability input (``reduction="batchmean"`` for the true KL)."""
+    """KL divergence with log-probability input (``reduction="batchmean"`` for the true KL) (``torch.nn.KLDivLoss``)."""
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
         super().__init__(size_average, reduce, reduction)

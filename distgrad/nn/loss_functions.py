@@ -20,8 +20,11 @@ import numpy as np  # host-side shape arithmetic only
 from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.ops.activation import softplus
+from distgrad.autograd.ops.arithmetic import where
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.loss import BinaryCrossEntropy, CrossEntropyIndex, NllLoss
+from distgrad.autograd.ops.softmax import log_softmax
+from distgrad.autograd.raw import array_of
 from distgrad.autograd.tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -84,7 +87,7 @@ def _weighted(op, loss, weight, input, reduction, mean_by_weight):
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean squared error ``(input - target)^2``."""
+    """Mean squared error ``(input - target)^2`` (``torch.nn.functional.mse_loss``)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     input, target = _pointwise_pair("mse_loss", input, target)
@@ -93,7 +96,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    """Mean absolute error ``|input - target|``."""
+    """Mean absolute error ``|input - target|`` (``torch.nn.functional.l1_loss``)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     input, target = _pointwise_pair("l1_loss", input, target)
@@ -101,7 +104,10 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta``; plain L1 when beta is 0."""
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``torch.nn.functional.smooth_l1_loss``).
+
+    Plain L1 when beta is 0.
+    """
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if beta < 0:
@@ -110,17 +116,15 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     a = (input - target).abs()
     if beta == 0:
         return _reduce(a, reduction)
-    from distgrad.autograd.ops.arithmetic import where
     return _reduce(where(a < beta, (0.5 / beta) * a * a, a - 0.5 * beta), reduction)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
-    """``0.5 d^2`` where ``|d| <= delta``, else ``delta (|d| - 0.5 delta)``."""
+    """``0.5 d^2`` where ``|d| <= delta``, else ``delta (|d| - 0.5 delta)`` (``torch.nn.functional.huber_loss``)."""
     _check_reduction(reduction)
     if delta <= 0:
         raise RuntimeError(f"huber_loss does not support non-positive values for delta (got {delta}).")
     input, target = _pointwise_pair("huber_loss", input, target)
-    from distgrad.autograd.ops.arithmetic import where
     a = (input - target).abs()
     loss = where(a < delta, 0.5 * a * a, delta * (a - 0.5 * delta))
     return _weighted("huber_loss", loss, weight, input, reduction, False)
@@ -133,7 +137,7 @@ def _class_weight(op, weight, c, like):
     if weight.ndim != 1 or weight.shape[0] != c:
         raise RuntimeError(f"{op}: weight tensor should be defined either for all {c} classes or no classes but "
                            f"got weight tensor of shape: {list(weight.shape)}")
-    return weight._data.astype(like._data.dtype, copy=False)
+    return array_of(weight).astype(array_of(like).dtype, copy=False)
 
 
 def _class_layout(op, input, target):
@@ -158,7 +162,7 @@ def _class_layout(op, input, target):
             raise RuntimeError(f"{op}: Expected target size {list(expect)}, got {list(target.shape)} (input shape "
                                f"{tuple(input.shape)})")
         scores = input if input.ndim == 2 else input.movedim(1, -1).reshape(-1, c)
-    idx = target._data.reshape(-1)
+    idx = array_of(target).reshape(-1)
     if idx.dtype != dtypes.int64.np:
         idx = idx.astype(dtypes.int64.np)
     return scores, idx, c
@@ -184,7 +188,7 @@ def _class_output(loss, target, reduction):
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
-    """Cross entropy of logits ``input`` against class indices or class probabilities ``target``.
+    """Cross entropy of logits ``input`` against class indices or probabilities (``torch.nn.functional.cross_entropy``).
 
     Indices: ``target`` has the input's shape without the class dim (dim 1);
     probabilities: ``target`` has the input's shape.  ``label_smoothing``
@@ -207,7 +211,6 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 
 def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
-    from distgrad.autograd.ops.softmax import log_softmax
     dim = 1 if input.ndim > 1 else 0
     c = input.shape[dim]
     if label_smoothing:
@@ -223,7 +226,7 @@ def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
-    """Negative log-likelihood of class indices, given log-probabilities ``input``."""
+    """Negative log-likelihood of class indices, given log-probabilities (``torch.nn.functional.nll_loss``)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _tensors("nll_loss", input=input, target=target)
@@ -235,14 +238,18 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
-    """Binary cross entropy of probabilities ``input`` (each log clamped at -100)."""
+    """Binary cross entropy of probabilities ``input`` (``torch.nn.functional.binary_cross_entropy``).
+
+    Each log is clamped at -100, as in PyTorch.
+    """
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _tensors("binary_cross_entropy", input=input, target=target, weight=weight)
     if target.shape != input.shape:
         raise ValueError(f"binary_cross_entropy: Using a target size ({target.shape}) that is different to the "
                          f"input size ({input.shape}) is deprecated. Please ensure they have the same size.")
-    if input.numel() and bool(((input._data < 0) | (input._data > 1)).any()):
+    x = array_of(input)
+    if x.size and bool(((x < 0) | (x > 1)).any()):
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
     if target.dtype is not input.dtype:
         target = to(target, input.dtype)
@@ -253,13 +260,16 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         except ValueError:
             raise RuntimeError(f"binary_cross_entropy: weight of shape {tuple(weight.shape)} does not broadcast to "
                                f"the input shape {tuple(input.shape)}") from None
-        w = input._xp().broadcast_to(weight._data.astype(input._data.dtype, copy=False), tuple(input.shape))
+        w = input._xp().broadcast_to(array_of(weight).astype(x.dtype, copy=False), tuple(input.shape))
     return _reduce(BinaryCrossEntropy.apply(input, target, w), reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
-    """Sigmoid + binary cross entropy in one stable expression; ``pos_weight`` weighs positive targets."""
+    """Sigmoid + binary cross entropy in one stable expression (PyTorch's ``F.binary_cross_entropy_with_logits``).
+
+    ``pos_weight`` weighs the positive targets.
+    """
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     _tensors("binary_cross_entropy_with_logits", input=input, target=target, weight=weight, pos_weight=pos_weight)
@@ -279,7 +289,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
-    """KL divergence ``target * (log target - input)`` with log-probabilities ``input``.
+    """KL divergence ``target * (log target - input)`` of log-probabilities ``input`` (``torch.nn.functional.kl_div``).
 
     ``reduction="batchmean"`` divides the sum by the batch size (the
     mathematical KL); ``"mean"`` divides by the number of elements.
@@ -293,7 +303,6 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       stacklevel=2)
     _check_reduction(reduction, _REDUCTIONS + ("batchmean",))
     _tensors("kl_div", input=input, target=target)
-    from distgrad.autograd.ops.arithmetic import where
     if log_target:
         loss = target.exp() * (target - input)
     else:

@@ -43,7 +43,7 @@ def _add_indent(text, spaces):
 
 
 class Module(hooks.ModuleHooks):
-    """Base class for all neural-network layers and models.
+    """Base class for all neural-network layers and models (``torch.nn.Module``).
 
     Subclasses call ``super().__init__()`` first, assign their Parameters and
     sub-Modules as attributes, and define ``forward``; calling the module runs
@@ -205,7 +205,7 @@ class Module(hooks.ModuleHooks):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
                             "(distgrad Tensor or None required)")
         if isinstance(tensor, Buffer):
-            tensor = Tensor._make(tensor._data, tensor._vc)
+            tensor = tensor.detach()  # a plain Tensor over the same storage and version counter
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -430,11 +430,11 @@ class Module(hooks.ModuleHooks):
         device, dtype = conversion.parse_to(args, kwargs)
 
         def convert(t):
-            return cast.to(t, dtype if t._data.dtype.kind == "f" else None, device)
+            return cast.to(t, dtype if t.is_floating_point() else None, device)
         return self._apply(convert)
 
     def _cast_floats(self, dtype):
-        return self._apply(lambda t: cast.to(t, dtype) if t._data.dtype.kind == "f" else t)
+        return self._apply(lambda t: cast.to(t, dtype) if t.is_floating_point() else t)
 
     def float(self):
         return self._cast_floats(dtypes.float32)

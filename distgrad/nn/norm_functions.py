@@ -17,6 +17,7 @@ Example::
 """
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.normalization import Normalize, moments
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.autograd.tensor import Tensor
 
 
@@ -42,7 +43,7 @@ def _check_input(op, input):
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-05):
-    """Normalise each channel (dim 1) over the batch and spatial dims.
+    """Normalise each channel (dim 1) over the batch and spatial dims (``torch.nn.functional.batch_norm``).
 
     In training mode uses the batch statistics and, when running buffers are
     given, blends the batch mean and unbiased variance into them with
@@ -61,7 +62,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                f"{tuple(input.shape)})")
     axes = (0,) + tuple(range(2, input.ndim))
     affine = (1, c) + (1,) * (input.ndim - 2)
-    x = input._data
+    x = array_of(input)
     if training:
         n = input.numel() // max(c, 1)
         if n <= 1:
@@ -70,27 +71,27 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         mean, var, invstd = moments(x, axes, eps)
         if running_mean is not None:
             m = float(momentum)
-            rm = running_mean._data
+            rm = array_of(running_mean)
             rm *= 1 - m
             rm += (m * mean.reshape(c)).astype(rm.dtype, copy=False)
-            running_mean._bump_version()
+            bump_version(running_mean)
         if running_var is not None:
             m = float(momentum)
-            rv = running_var._data
+            rv = array_of(running_var)
             rv *= 1 - m
             rv += (m * var.reshape(c) * (n / (n - 1))).astype(rv.dtype, copy=False)
-            running_var._bump_version()
+            bump_version(running_var)
         return Normalize.apply(input, weight, bias, mean, invstd, axes, eps, True, affine)
     if running_mean is None or running_var is None:
         raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode")
     xp = input._xp()
-    mean = running_mean._data.reshape(affine).astype(x.dtype, copy=False)
-    invstd = (1.0 / xp.sqrt(running_var._data.reshape(affine) + eps)).astype(x.dtype, copy=False)
+    mean = array_of(running_mean).reshape(affine).astype(x.dtype, copy=False)
+    invstd = (1.0 / xp.sqrt(array_of(running_var).reshape(affine) + eps)).astype(x.dtype, copy=False)
     return Normalize.apply(input, weight, bias, mean, invstd, axes, eps, False, affine)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
-    """Normalise over the trailing ``normalized_shape`` dimensions of each sample."""
+    """Normalise over the trailing ``normalized_shape`` dims of each sample (``torch.nn.functional.layer_norm``)."""
     _check_input("layer_norm", input)
     shape = (int(normalized_shape),) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
@@ -106,12 +107,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     if bias is not None and bias.dtype is not input.dtype:
         bias = to(bias, input.dtype)
     axes = tuple(range(input.ndim - k, input.ndim))
-    mean, _, invstd = moments(input._data, axes, eps)
+    mean, _, invstd = moments(array_of(input), axes, eps)
     return Normalize.apply(input, weight, bias, mean, invstd, axes, eps, True, None)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
-    """Normalise each sample over groups of ``C // num_groups`` channels (and all spatial positions)."""
+    """Normalise each sample over groups of ``C // num_groups`` channels (``torch.nn.functional.group_norm``).
+
+    Each group's statistics cover its channels and all spatial positions.
+    """
     _check_input("group_norm", input)
     if input.ndim < 2:
         raise RuntimeError(f"group_norm: expected an input of at least 2 dimensions (N, C, ...), got shape "
@@ -126,6 +130,6 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     grouped = input.reshape((n, num_groups, c // num_groups) + spatial)
     axes = tuple(range(2, grouped.ndim))
     affine = (1, num_groups, c // num_groups) + (1,) * len(spatial)
-    mean, _, invstd = moments(grouped._data, axes, eps)
+    mean, _, invstd = moments(array_of(grouped), axes, eps)
     out = Normalize.apply(grouped, weight, bias, mean, invstd, axes, eps, True, affine)
     return out.reshape(input.shape)

@@ -106,7 +106,7 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm over (N, C) or (N, C, L) input.
+    """Batch norm over (N, C) or (N, C, L) input (``torch.nn.BatchNorm1d``).
 
     Example::
 
@@ -118,19 +118,19 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch norm over (N, C, H, W) input."""
+    """Batch norm over (N, C, H, W) input (``torch.nn.BatchNorm2d``)."""
 
     _ranks = (4,)
 
 
 class BatchNorm3d(_BatchNorm):
-    """Batch norm over (N, C, D, H, W) input."""
+    """Batch norm over (N, C, D, H, W) input (``torch.nn.BatchNorm3d``)."""
 
     _ranks = (5,)
 
 
 class LayerNorm(Module):
-    """Normalise each sample over its trailing ``normalized_shape`` dims, then scale and shift.
+    """Normalise each sample over its trailing ``normalized_shape`` dims, then scale and shift (``torch.nn.LayerNorm``).
 
     Example::
 
@@ -172,7 +172,7 @@ class LayerNorm(Module):
 
 
 class GroupNorm(Module):
-    """Normalise each sample over groups of channels (``num_channels // num_groups`` each).
+    """Normalise each sample over groups of channels (``num_channels // num_groups`` each) (``torch.nn.GroupNorm``).
 
     Example::
 

@@ -13,7 +13,9 @@ Example::
     (True, True)
 """
 from distgrad.autograd.printing import tensor_repr
+from distgrad.autograd.raw import array_of
 from distgrad.autograd.tensor import Tensor
+from distgrad.creation import empty
 
 
 class Parameter(Tensor):
@@ -33,12 +35,11 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:
-            from distgrad.creation import empty
             data = empty(0)
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter(): data must be a Tensor, got {type(data).__name__}")
-        self._init(data._data, data._vc)
-        if requires_grad and data._data.dtype.kind != "f":
+        self._init(array_of(data), data._vc)
+        if requires_grad and array_of(data).dtype.kind != "f":
             raise RuntimeError(f"Only Tensors of floating point dtype can require gradients (got {data.dtype})")
         self._requires_grad = bool(requires_grad)
 
@@ -48,7 +49,7 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        new = Parameter(Tensor._make(self._data.copy()), self._requires_grad)
+        new = Parameter(Tensor._make(array_of(self).copy()), self._requires_grad)
         if self._grad is not None:
             new._grad = self._grad.__deepcopy__(memo)
         memo[id(self)] = new
@@ -70,9 +71,8 @@ class Buffer(Tensor):
 
     def __init__(self, data=None, *, persistent=True):
         if data is None:
-            from distgrad.creation import empty
             data = empty(0)
         if not isinstance(data, Tensor):
             raise TypeError(f"Buffer(): data must be a Tensor, got {type(data).__name__}")
-        self._init(data._data, data._vc)
+        self._init(array_of(data), data._vc)
         self.persistent = persistent

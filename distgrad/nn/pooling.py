@@ -14,7 +14,7 @@ Example::
     >>> pool(distgrad.randn(1, 3, 8, 8)).shape
     distgrad.Size([1, 3, 4, 4])
 """
-from distgrad.autograd.ops import pooling as P
+from distgrad.nn import functional as F
 from distgrad.nn.module import Module
 
 
@@ -40,7 +40,7 @@ class _MaxPoolNd(Module):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """1-D max pooling over (N, C, L) or (C, L).
+    """1-D max pooling over (N, C, L) or (C, L) (``torch.nn.MaxPool1d``).
 
     Example::
 
@@ -50,11 +50,11 @@ class MaxPool1d(_MaxPoolNd):
         tensor([[3., 2.]])
     """
 
-    _op = staticmethod(P.max_pool1d)
+    _op = staticmethod(F.max_pool1d)
 
 
 class MaxPool2d(_MaxPoolNd):
-    """2-D max pooling; with ``return_indices=True`` it returns ``(output, indices)``.
+    """2-D max pooling; with ``return_indices=True`` it returns ``(output, indices)`` (``torch.nn.MaxPool2d``).
 
     Example::
 
@@ -65,11 +65,11 @@ class MaxPool2d(_MaxPoolNd):
         distgrad.int64
     """
 
-    _op = staticmethod(P.max_pool2d)
+    _op = staticmethod(F.max_pool2d)
 
 
 class AvgPool1d(Module):
-    """1-D average pooling; its sizes are kept as 1-tuples, as in PyTorch.
+    """1-D average pooling; its sizes are kept as 1-tuples, as in PyTorch (``torch.nn.AvgPool1d``).
 
     Example::
 
@@ -90,7 +90,7 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
-        return P.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
 
@@ -99,7 +99,7 @@ def _single(v):
 
 
 class AvgPool2d(Module):
-    """2-D average pooling with ``count_include_pad`` and ``divisor_override``.
+    """2-D average pooling with ``count_include_pad`` and ``divisor_override`` (``torch.nn.AvgPool2d``).
 
     Example::
 
@@ -123,7 +123,7 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
-        return P.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
 
@@ -142,7 +142,7 @@ class _AdaptiveAvgPoolNd(Module):
 
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
-    """Average pooling of (N, C, L) to a fixed length, whatever L.
+    """Average pooling of (N, C, L) to a fixed length, whatever L (``torch.nn.AdaptiveAvgPool1d``).
 
     Example::
 
@@ -152,11 +152,13 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
         distgrad.Size([2, 4, 3])
     """
 
-    _op = staticmethod(P.adaptive_avg_pool1d)
+    _op = staticmethod(F.adaptive_avg_pool1d)
 
 
 class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Average pooling to a fixed (OH, OW) whatever the input size; ``None`` keeps a size.
+
+    PyTorch's ``torch.nn.AdaptiveAvgPool2d``.
 
     Example::
 
@@ -166,4 +168,4 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
         distgrad.Size([2, 8, 1, 1])
     """
 
-    _op = staticmethod(P.adaptive_avg_pool2d)
+    _op = staticmethod(F.adaptive_avg_pool2d)

@@ -11,6 +11,7 @@ Example::
     [0.0, 0.0, 0.0]
 """
 from distgrad.autograd.grad_mode import no_grad
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.autograd.tensor import Tensor
 from distgrad.creation import empty
 from distgrad.nn import functional as F
@@ -20,7 +21,7 @@ from distgrad.nn.parameter import Parameter
 
 
 class Embedding(Module):
-    """A table of ``num_embeddings`` vectors of size ``embedding_dim``, initialised N(0, 1).
+    """A table of ``num_embeddings`` vectors of size ``embedding_dim``, initialised N(0, 1) (``torch.nn.Embedding``).
 
     ``padding_idx``: that row starts at zero and never receives a gradient.
     ``max_norm``: looked-up rows with a larger ``norm_type``-norm are rescaled
@@ -62,8 +63,8 @@ class Embedding(Module):
     def _fill_padding_idx_with_zero(self):
         if self.padding_idx is not None:
             with no_grad():
-                self.weight._data[self.padding_idx] = 0
-                self.weight._bump_version()
+                array_of(self.weight)[self.padding_idx] = 0
+                bump_version(self.weight)
 
     def forward(self, input):
         if not isinstance(input, Tensor):

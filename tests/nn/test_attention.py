@@ -4,7 +4,7 @@ import pytest
 
 import distgrad
 from distgrad.autograd import gradcheck
-from distgrad.autograd.ops.attention import multi_head_attention_forward, scaled_dot_product_attention as sdpa
+from distgrad.nn.attention_functions import multi_head_attention_forward, scaled_dot_product_attention as sdpa
 from distgrad.nn.attention import MultiheadAttention
 
 

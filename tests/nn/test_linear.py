@@ -78,6 +78,45 @@ def test_linear_errors_name_layer_and_shapes():
         nn.Unflatten(1, (3, 3))(distgrad.zeros(2, 8))
 
 
+
+def test_linear_layer_runs_through_F_linear(monkeypatch):
+    calls = []
+    real = nn.functional.linear
+
+    def spy(input, weight, bias=None):
+        calls.append((input, weight, bias))
+        return real(input, weight, bias)
+
+    monkeypatch.setattr(nn.functional, "linear", spy)
+    lin = nn.Linear(3, 2)
+    x = distgrad.ones(4, 3)
+    lin(x)
+    assert calls == [(x, lin.weight, lin.bias)]
+
+
+def test_linear_layer_error_is_not_chained_to_F_linear():
+    lin = nn.Linear(3, 2)
+    with pytest.raises(RuntimeError) as e:
+        lin(distgrad.zeros(2, 5))
+    assert str(e.value).startswith("Linear(in_features=3, out_features=2, bias=True) expected input")
+    assert e.value.__context__ is None and e.value.__cause__ is None
+    with pytest.raises(TypeError, match="expected a Tensor input, got list"):
+        lin([1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("fn", [nn.functional.linear, linear], ids=["F.linear", "ops.linear"])
+def test_F_linear_checks_bias_and_weight(fn):
+    x, w = distgrad.ones(4, 3), distgrad.ones(2, 3)
+    with pytest.raises(RuntimeError, match=r"bias of shape \(3,\) does not match out_features=2"):
+        fn(x, w, distgrad.ones(3))
+    with pytest.raises(RuntimeError, match="bias dtype distgrad.float64 differs from weight dtype"):
+        fn(x, w, distgrad.ones(2, dtype=distgrad.float64))
+    with pytest.raises(RuntimeError, match="weight must be 2-D"):
+        fn(x, distgrad.ones(2, 3, 1))
+    with pytest.raises(TypeError, match="argument 'bias' must be Tensor"):
+        fn(x, w, [0.0, 0.0])
+    np.testing.assert_allclose(np_of(fn(x, w, distgrad.ones(1))), np.full((4, 2), 4.0))
+
 def test_linear_op_gradcheck():
     rng = np.random.default_rng(4)
     x = distgrad.tensor(rng.standard_normal((3, 2, 4)), requires_grad=True)

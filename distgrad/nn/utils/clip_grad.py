@@ -17,7 +17,9 @@ Example::
 import math
 
 from distgrad import backend
+from distgrad.autograd.raw import array_of, bump_version
 from distgrad.autograd.tensor import Tensor
+from distgrad.creation import tensor
 
 
 def _grads(parameters):
@@ -45,7 +47,7 @@ def _norm(xp, a, p):
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """Scale all gradients so that their joint ``norm_type``-norm is at most ``max_norm``.
+    """Scale all gradients so that their joint norm is at most ``max_norm`` (``torch.nn.utils.clip_grad_norm_``).
 
     The norm is taken over all gradients together, as if concatenated into one
     vector; gradients are multiplied by ``min(1, max_norm / (norm + 1e-6))``.
@@ -54,29 +56,31 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     grads = _grads(parameters)
     max_norm, norm_type = float(max_norm), float(norm_type)
     if not grads:
-        from distgrad.creation import tensor
         return tensor(0.0)
-    first = grads[0]._data
+    first = array_of(grads[0])
     xp, dev = backend.get_array_module(first), backend.device_of(first)
-    norms = xp.stack([backend.to_device(_norm(backend.get_array_module(g._data), g._data, norm_type), dev)
-                      for g in grads]).astype(first.dtype, copy=False)
+    arrays = [array_of(g) for g in grads]
+    norms = xp.stack([backend.to_device(_norm(backend.get_array_module(a), a, norm_type), dev)
+                      for a in arrays]).astype(first.dtype, copy=False)
     total = _norm(xp, norms, norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so "
                            "it cannot be clipped. To disable this error and scale the gradients by the non-finite "
                            "norm anyway, set `error_if_nonfinite=False`")
     coef = xp.asarray(xp.minimum(max_norm / (total + 1e-6), 1.0))
-    for g in grads:
-        d = g._data
+    for g, d in zip(grads, arrays):
         d *= backend.to_device(coef, backend.device_of(d)).astype(d.dtype)
-        g._bump_version()
+        bump_version(g)
     return Tensor._make(xp.asarray(total, dtype=first.dtype))
 
 
 def clip_grad_value_(parameters, clip_value, foreach=None):
-    """Clamp every gradient element into ``[-clip_value, clip_value]`` in place."""
+    """Clamp every gradient element into ``[-clip_value, clip_value]`` in place.
+
+    PyTorch's ``torch.nn.utils.clip_grad_value_``.
+    """
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        xp = backend.get_array_module(g._data)
-        xp.clip(g._data, -clip_value, clip_value, out=g._data)
-        g._bump_version()
+        d = array_of(g)
+        backend.get_array_module(d).clip(d, -clip_value, clip_value, out=d)
+        bump_version(g)

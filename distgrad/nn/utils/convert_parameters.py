@@ -12,6 +12,8 @@ Example::
     >>> lin.bias.tolist()
     [0.0]
 """
+from distgrad.autograd.ops.join import cat
+from distgrad.autograd.raw import array_of, set_array
 from distgrad.autograd.tensor import Tensor
 
 
@@ -25,15 +27,20 @@ def _same_device(params):
 
 
 def parameters_to_vector(parameters):
-    """Concatenate the flattened parameters into one 1-D tensor (differentiable)."""
-    from distgrad.autograd.ops.join import cat
+    """Concatenate the flattened parameters into one 1-D tensor (``torch.nn.utils.parameters_to_vector``).
+
+    Differentiable: gradients flow back to the parameters.
+    """
     params = list(parameters)
     _same_device(params)
     return cat([p.reshape(-1) for p in params])
 
 
 def vector_to_parameters(vec, parameters):
-    """Point each parameter's data at its slice of ``vec`` (the parameters then share ``vec``'s storage)."""
+    """Point each parameter's data at its slice of ``vec`` (``torch.nn.utils.vector_to_parameters``).
+
+    The parameters then share ``vec``'s storage, so no copy is made.
+    """
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
     params = list(parameters)
@@ -42,9 +49,9 @@ def vector_to_parameters(vec, parameters):
     if vec.numel() != total:
         raise RuntimeError(f"vector_to_parameters: the vector has {vec.numel()} elements but the parameters need "
                            f"{total}")
-    flat = vec._data.reshape(-1)
+    flat = array_of(vec).reshape(-1)
     pointer = 0
     for p in params:
         n = p.numel()
-        p._data = flat[pointer:pointer + n].reshape(tuple(p.shape))
+        set_array(p, flat[pointer:pointer + n].reshape(tuple(p.shape)))
         pointer += n

@@ -24,7 +24,7 @@ from distgrad.utils.data.sampler import Sampler
 def _process_group():
     """``distgrad.comm``, imported only when the caller leaves num_replicas or rank to it."""
     try:
-        from distgrad import comm
+        from distgrad import comm  # deferred: comm wraps optional mpi4py; only needed to ask the world size/rank
     except ImportError:
         comm = None
     if comm is None or not hasattr(comm, "get_world_size") or not hasattr(comm, "get_rank"):

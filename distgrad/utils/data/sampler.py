@@ -22,7 +22,7 @@ import numpy as np
 
 from distgrad import backend
 from distgrad import random as _random
-from distgrad.creation import randint, randperm
+from distgrad.creation import randint, randperm, tensor
 
 T_co = typing.TypeVar("T_co", covariant=True)
 
@@ -149,7 +149,6 @@ class WeightedRandomSampler(Sampler[int]):
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim != 1:
             raise ValueError(f"weights should be a 1d sequence but given weights have shape {tuple(w.shape)}")
-        from distgrad.creation import tensor
         self.weights = tensor(w)
         self.num_samples = num_samples
         self.replacement = replacement
