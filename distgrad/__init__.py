@@ -54,6 +54,8 @@ from distgrad import optim  # noqa: F401,E402  (after the tensor API it builds o
 from distgrad import nn  # noqa: F401,E402  (after the tensor API it builds on)
 from distgrad import distributed  # noqa: F401,E402  (torch.distributed; never initialises MPI on import)
 from distgrad import cuda  # noqa: F401,E402  (torch.cuda: devices, seeds; answers "no GPU" without CuPy)
+from distgrad import backend  # noqa: E402
+from distgrad.dtypes import from_np as _from_np  # noqa: E402
 
 half, float, double = float16, float32, float64  # noqa: A001  (PyTorch's aliases)
 short, int, long = int16, int32, int64  # noqa: A001
@@ -80,10 +82,8 @@ def from_dlpack(ext_tensor):
         >>> t = distgrad.from_dlpack(a); a[0] = 7.0; t
         tensor([7., 1., 2.], dtype=distgrad.float64)
     """
-    from distgrad import backend
-    from distgrad.dtypes import from_np
     arr = backend.from_dlpack(ext_tensor)
-    from_np(arr.dtype)  # a dtype distgrad has, or TypeError
+    _from_np(arr.dtype)  # a dtype distgrad has, or TypeError
     return Tensor._make(arr)
 
 

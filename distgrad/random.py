@@ -13,6 +13,8 @@ Example::
     >>> bool((a == b).all())
     True
 """
+import json
+
 import numpy as np
 
 from distgrad import backend
@@ -57,13 +59,12 @@ class Generator:
 
     def get_state(self):
         """The generator state as a uint8 tensor (save it, give it back to ``set_state``)."""
+        # deferred: creation imports this module for the default generator
         from distgrad.creation import tensor
-        import json
         raw = json.dumps({"seed": self._seed, "state": self._rng.bit_generator.state}).encode()
         return tensor(np.frombuffer(raw, dtype=np.uint8).copy())
 
     def set_state(self, new_state):
-        import json
         raw = bytes(np.asarray(new_state.numpy() if hasattr(new_state, "numpy") else new_state,
                                dtype=np.uint8))
         try:

@@ -10,6 +10,7 @@ Example::
     >>> with distgrad.autograd.detect_anomaly():
     ...     pass
 """
+import functools
 import threading
 import warnings
 
@@ -75,7 +76,6 @@ class detect_anomaly:
         return False
 
     def __call__(self, func):
-        import functools
 
         @functools.wraps(func)
         def wrapper(*a, **kw):

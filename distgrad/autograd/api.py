@@ -12,6 +12,7 @@ Example::
 """
 from distgrad.autograd import engine
 from distgrad.autograd.tensor import Tensor
+from distgrad.creation import ones_like, tensor, zeros_like
 
 
 def _as_tuple(x):
@@ -23,7 +24,6 @@ def _as_tuple(x):
 
 
 def _make_grads(outputs, grad_outputs):
-    from distgrad.creation import ones_like
     grads = []
     for i, out in enumerate(outputs):
         g = grad_outputs[i] if i < len(grad_outputs) else None
@@ -37,7 +37,6 @@ def _make_grads(outputs, grad_outputs):
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {out.dtype}")
             g = ones_like(out)
         elif not isinstance(g, Tensor):
-            from distgrad.creation import tensor
             g = tensor(g, dtype=out.dtype, device=out.device)
         if g.shape != out.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
@@ -101,7 +100,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in "
                                    "the graph. Set allow_unused=True if this is the desired behavior.")
             if materialize_grads:
-                from distgrad.creation import zeros_like
                 g = zeros_like(t)
         out.append(g)
     del single

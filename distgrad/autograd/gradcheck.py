@@ -12,12 +12,15 @@ Example::
     >>> distgrad.autograd.gradcheck(distgrad.tanh, (x,))
     True
 """
+import warnings
+
 import numpy as np
 
 from distgrad import backend
 from distgrad.autograd.api import grad as _grad
 from distgrad.autograd.grad_mode import enable_grad, no_grad
 from distgrad.autograd.tensor import Tensor
+from distgrad.creation import randn_like
 
 
 class GradcheckError(RuntimeError):
@@ -98,7 +101,6 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
                          "requires_grad=True.")
     for i in diff_idx:
         if inputs[i].dtype.itemsize < 8:
-            import warnings
             warnings.warn(f"Input #{i} requires gradient and is not a double precision floating point. "
                           "This check will likely fail if all the inputs are not of double precision floating "
                           "point.", stacklevel=2)
@@ -116,7 +118,6 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
                   gen_non_contig_grad_outputs=False, raise_exception=True, **_ignored):
     """Check second derivatives: gradcheck of the map (inputs, grad_outputs) -> input gradients."""
-    from distgrad import randn_like
     inputs = _as_tuple(inputs)
     diff_idx = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t._requires_grad]
     with enable_grad():

@@ -18,6 +18,7 @@ from numpy import ndarray as _ndarray
 
 from distgrad.backend import get_array_module
 from distgrad.backend import is_array as backend_is_array
+from distgrad.dtypes import from_np
 
 Tensor = None  # bound by distgrad.autograd.tensor once the class exists (import cycle)
 
@@ -210,7 +211,6 @@ class BackwardNode(Node):
             where = f", which is output {nr} of {self.name()},"
         else:
             where = ""
-        from distgrad.dtypes import from_np
         raise RuntimeError(
             "one of the variables needed for gradient computation has been modified by an "
             f"inplace operation: [{from_np(data.dtype)} {list(data.shape)}]{where} is at version "

@@ -14,6 +14,9 @@ Example::
     >>> x.grad
     tensor([2., 4., 6.])
 """
+import copy
+import warnings
+
 import numpy as np
 
 from distgrad import backend
@@ -22,6 +25,7 @@ from distgrad.autograd import engine
 from distgrad.autograd import function as _function
 from distgrad.autograd import grad_mode
 from distgrad.autograd.graph import AccumulateGrad, add_hook
+from distgrad.autograd.printing import tensor_repr
 
 _state = grad_mode.state
 _ndarray = np.ndarray
@@ -68,6 +72,7 @@ class Tensor:
     _inference = False      # created under inference_mode
 
     def __init__(self, *args):
+        # deferred: creation imports this module for Tensor
         from distgrad.creation import legacy_tensor_data
         self._init(legacy_tensor_data(args))
 
@@ -205,7 +210,6 @@ class Tensor:
     def grad(self):
         g = self._grad
         if g is None and self.grad_fn is not None and not self._retains:
-            import warnings
             warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
                           "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
                           "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf "
@@ -291,6 +295,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``distgrad.autograd.backward``)."""
+        # deferred: api imports engine and this module
         from distgrad.autograd.api import backward
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
@@ -374,7 +379,6 @@ class Tensor:
         return iter([self[i] for i in range(self._data.shape[0])])
 
     def __repr__(self):
-        from distgrad.autograd.printing import tensor_repr
         return tensor_repr(self)
 
     def __reduce_ex__(self, protocol):
@@ -389,7 +393,6 @@ class Tensor:
         if self._grad is not None:
             new._grad = self._grad.__deepcopy__(memo)
         for k, v in self.__dict__.items():
-            import copy
             new.__dict__[k] = copy.deepcopy(v, memo)
         memo[id(self)] = new
         return new
