@@ -88,17 +88,29 @@ class _BatchNorm(Module):
         if self.training and input.numel() // max(self.num_features, 1) <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
 
-    def forward(self, input):
-        self._check_input(input)
+    def _stats_for_step(self):
+        """Count this batch and say which statistics this forward uses and updates.
+
+        Returns ``(running_mean, running_var, use_batch, factor)`` for
+        ``F.batch_norm``: the running buffers (None when they are neither used
+        nor updated), whether to normalise by the batch's own statistics, and
+        the running-average factor (``momentum``, or ``1 / num_batches_tracked``
+        for a cumulative average when ``momentum`` is None).  Shared with
+        SyncBatchNorm, which differs only in where the batch statistics come from.
+        """
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
             factor = 1.0 / float(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         keep_running = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if keep_running else None,
-                            self.running_var if keep_running else None, self.weight, self.bias, use_batch,
-                            factor, self.eps)
+        return (self.running_mean if keep_running else None, self.running_var if keep_running else None,
+                use_batch, factor)
+
+    def forward(self, input):
+        self._check_input(input)
+        running_mean, running_var, use_batch, factor = self._stats_for_step()
+        return F.batch_norm(input, running_mean, running_var, self.weight, self.bias, use_batch, factor, self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

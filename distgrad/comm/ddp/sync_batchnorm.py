@@ -115,14 +115,7 @@ class SyncBatchNorm(_BatchNorm):
         if input.shape[1] != self.num_features:
             raise RuntimeError(f"{self!r} expected input with {self.num_features} channels (dim 1), got input of "
                                f"shape {tuple(input.shape)}")
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.add_(1)
-            factor = 1.0 / float(self.num_batches_tracked.item()) if self.momentum is None else self.momentum
-        use_batch = self.training or (self.running_mean is None and self.running_var is None)
-        keep_running = not self.training or self.track_running_stats
-        running_mean = self.running_mean if keep_running else None
-        running_var = self.running_var if keep_running else None
+        running_mean, running_var, use_batch, factor = self._stats_for_step()
         group = None
         if use_batch and self.training and world.is_initialized():
             group = world.resolve(self.process_group, "SyncBatchNorm")
