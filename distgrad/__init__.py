@@ -20,6 +20,7 @@ from distgrad.autograd.ops.compare import (allclose, bitwise_and, bitwise_not, b
                                            bitwise_xor, eq, equal, ge, gt, isclose, le, logical_and,
                                            logical_not, logical_or, logical_xor, lt, ne)
 from distgrad.autograd.ops.cast import clone  # noqa: F401
+from distgrad.autograd.ops.counting import bincount, histc, unique, unique_consecutive  # noqa: F401
 from distgrad.autograd.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
 from distgrad.autograd.ops.gather import (gather, index_add, index_select, scatter, scatter_add,  # noqa: F401
                                           take_along_dim)
@@ -28,7 +29,25 @@ from distgrad.autograd.ops.join import cat, chunk, concat, concatenate, narrow, 
 from distgrad.autograd.ops.softmax import log_softmax, softmax  # noqa: F401
 from distgrad.autograd.ops.misc import (all, any, argsort, argwhere, count_nonzero, cumsum, flip,  # noqa: F401
                                         isfinite, isinf, isnan, nonzero, sort, topk, tril, triu)
+from distgrad.autograd.ops.order import bucketize, kthvalue, median, msort, nanmedian, searchsorted  # noqa: F401
 from distgrad.autograd.ops.linalg import bmm, dot, matmul, mm, mv, outer  # noqa: F401
+from distgrad.autograd.ops.distance import cdist, cosine_similarity, pairwise_distance, pdist  # noqa: F401
+from distgrad.autograd.ops.einsum import einsum  # noqa: F401
+from distgrad.autograd.ops.assemble import atleast_1d, atleast_2d, atleast_3d, block_diag, cartesian_prod, meshgrid  # noqa: F401,E501
+from distgrad.autograd.ops.layout import (diag, diag_embed, diagflat, diagonal, fliplr, flipud,  # noqa: F401
+                                          repeat_interleave, roll, rot90, tile)
+from distgrad.autograd.ops.products import (addbmm, addmm, addmv, addr, baddbmm, chain_matmul, cross,  # noqa: F401
+                                            ger, inner, kron, lerp, tensordot, trace, vdot)
+from distgrad.autograd.ops.scan import cummax, cummin, cumprod, logcumsumexp  # noqa: F401
+from distgrad.autograd.ops.sampling import bernoulli, multinomial, normal, poisson  # noqa: F401
+from distgrad.autograd.ops.scatter_reduce import index_reduce, scatter_reduce  # noqa: F401
+from distgrad.autograd.ops.shape import movedim as moveaxis  # noqa: F401
+from distgrad.autograd.ops.special_functions import (digamma, erfc, erfinv, i0, lgamma, logit, mvlgamma,  # noqa: F401
+                                                     polygamma, sinc, xlogy)
+from distgrad.autograd.ops.splits import dsplit, hsplit, tensor_split, vsplit  # noqa: F401
+from distgrad.autograd.ops.decompositions import cholesky_legacy as cholesky  # noqa: F401
+from distgrad.autograd.ops.matrix_functions import matrix_exp, matrix_power  # noqa: F401
+from distgrad.autograd.ops.solvers import cholesky_solve, det, inverse, logdet, pinverse, slogdet  # noqa: F401
 from distgrad.autograd.ops.pooling import adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool2d  # noqa: F401
 from distgrad.autograd.ops.reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min,  # noqa: F401
                                           norm, prod, return_types, std, sum, var)
@@ -49,6 +68,8 @@ from distgrad.dtypes import (bool_ as bool, dtype, float16, float32, float64, ge
 from distgrad.random import (Generator, default_generator, get_rng_state, initial_seed,  # noqa: F401
                              manual_seed, seed, set_rng_state)
 from distgrad.serialization import load, save  # noqa: F401
+from distgrad import special  # noqa: F401,E402  (torch.special: built on the ops above)
+from distgrad import linalg  # noqa: F401,E402  (torch.linalg: built on the ops above)
 from distgrad import utils  # noqa: F401,E402  (after the ops: the loaders stack and index tensors)
 from distgrad import optim  # noqa: F401,E402  (after the tensor API it builds on)
 from distgrad import nn  # noqa: F401,E402  (after the tensor API it builds on)

@@ -177,6 +177,11 @@ def integers_array(shape, low, high, np_dtype, dev, generator=None):
     return _draw(dev, generator, "integers", tuple(shape), low, high).astype(np_dtype, copy=False)
 
 
+def poisson_array(rates, dev, generator=None):
+    """An array of Poisson(rates) samples (float64 rates, one draw each) on ``dev``."""
+    return _draw(dev, generator, "poisson", rates.shape, rates)
+
+
 def permutation_array(n, dev, generator=None):
     gen = generator or default_generator
     if dev.type == "cpu":

@@ -15,6 +15,7 @@ are reached as ``m.nn.functional``, so one function serves all three.
 import numpy as np
 
 import distgrad
+from device_cases_tensor_ops import RANDOM_OPS, TENSOR_OPS, TENSOR_OPS_NON_DIFF  # noqa: F401  (re-exported)
 
 R, P, D, A, U = "randn", "pos", "distinct", "away", "unit"
 
@@ -156,6 +157,8 @@ EXTRA = {
                    [(R, (5, 4))]),
 }
 
+EXTRA.update(TENSOR_OPS)
+
 # name -> fn(m, a) with a float (3, 4) tensor; integer or bool results
 EXTRA_NON_DIFF = {
     "eq": lambda m, a: m.eq(a, a.flip(0)),
@@ -181,6 +184,7 @@ EXTRA_NON_DIFF = {
     "int_matmul": lambda m, a: (a * 10).long() @ (a * 10).long().t(),
     "max_pool_indices": lambda m, a: m.nn.functional.max_pool1d(a[None], 2, return_indices=True)[1],
 }
+EXTRA_NON_DIFF.update(TENSOR_OPS_NON_DIFF)
 
 
 def _index(high, shape):
@@ -216,6 +220,8 @@ LAYERS = {
     "Embedding": (lambda: distgrad.nn.Embedding(7, 3, padding_idx=0), [_index(7, (2, 5))]),
     "MultiheadAttention": (lambda: distgrad.nn.MultiheadAttention(6, 2, batch_first=True),
                            [(R, (2, 4, 6)), (R, (2, 5, 6)), (R, (2, 5, 6))]),
+    "PairwiseDistance": (lambda: distgrad.nn.PairwiseDistance(p=1.5), [(R, (3, 4)), (R, (3, 4))]),
+    "CosineSimilarity": (lambda: distgrad.nn.CosineSimilarity(dim=0), [(R, (3, 4)), (R, (3, 4))]),
     "ReLU": (lambda: distgrad.nn.ReLU(), [(A, (3, 4))]),
     "LeakyReLU": (lambda: distgrad.nn.LeakyReLU(0.2), [(A, (3, 4))]),
     "ELU": (lambda: distgrad.nn.ELU(), [(A, (3, 4))]),

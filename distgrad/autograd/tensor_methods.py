@@ -12,16 +12,28 @@ Example::
 """
 from distgrad.autograd.ops import arithmetic as ar
 from distgrad.autograd.ops import compare as cmp
+from distgrad.autograd.ops import counting as cnt
 from distgrad.autograd.ops import cast
+from distgrad.autograd.ops import decompositions as dec
 from distgrad.autograd.ops import gather as ga
 from distgrad.autograd.ops import index as ix
 from distgrad.autograd.ops import inplace as ip
 from distgrad.autograd.ops import join as jn
+from distgrad.autograd.ops import layout as lo
 from distgrad.autograd.ops import linalg
+from distgrad.autograd.ops import matrix_functions as mf
 from distgrad.autograd.ops import misc
+from distgrad.autograd.ops import order
+from distgrad.autograd.ops import products as pr
 from distgrad.autograd.ops import reduce as rd
+from distgrad.autograd.ops import sampling as smp
+from distgrad.autograd.ops import scan
+from distgrad.autograd.ops import scatter_reduce as scr
 from distgrad.autograd.ops import shape as sh
 from distgrad.autograd.ops import softmax as sm
+from distgrad.autograd.ops import splits as spl
+from distgrad.autograd.ops import special_functions as spf
+from distgrad.autograd.ops import solvers as sv
 from distgrad.autograd.ops import unary as un
 from distgrad.autograd.tensor import Tensor
 
@@ -125,6 +137,16 @@ Tensor.ceil = un.ceil
 Tensor.round = un.round
 Tensor.trunc = un.trunc
 Tensor.erf = un.erf
+Tensor.erfc = spf.erfc
+Tensor.erfinv = spf.erfinv
+Tensor.lgamma = spf.lgamma
+Tensor.digamma = spf.digamma
+Tensor.polygamma = lambda self, n: spf.polygamma(n, self)  # PyTorch's method takes n after self
+Tensor.mvlgamma = spf.mvlgamma
+Tensor.xlogy = spf.xlogy
+Tensor.i0 = spf.i0
+Tensor.sinc = spf.sinc
+Tensor.logit = spf.logit
 Tensor.clamp = un.clamp
 Tensor.clip = un.clamp
 
@@ -164,6 +186,26 @@ Tensor.expand = sh.expand
 Tensor.expand_as = sh.expand_as
 Tensor.broadcast_to = sh.broadcast_to
 Tensor.repeat = sh.repeat
+Tensor.moveaxis = sh.movedim
+
+# --- rearranging: rolls, flips, diagonals, windows, repeats, splits ------------------------------
+Tensor.roll = lo.roll
+Tensor.rot90 = lo.rot90
+Tensor.fliplr = lo.fliplr
+Tensor.flipud = lo.flipud
+Tensor.unfold = lo.unfold
+Tensor.diagonal = lo.diagonal
+Tensor.diag_embed = lo.diag_embed
+Tensor.diag = lo.diag
+Tensor.diagflat = lo.diagflat
+Tensor.tril_ = lo.tril_
+Tensor.triu_ = lo.triu_
+Tensor.tile = lo.tile
+Tensor.repeat_interleave = lo.repeat_interleave
+Tensor.tensor_split = spl.tensor_split
+Tensor.hsplit = spl.hsplit
+Tensor.vsplit = spl.vsplit
+Tensor.dsplit = spl.dsplit
 
 # --- matrix products ---------------------------------------------------------------------------
 Tensor.matmul = linalg.matmul
@@ -172,6 +214,35 @@ Tensor.bmm = linalg.bmm
 Tensor.dot = linalg.dot
 Tensor.mv = linalg.mv
 Tensor.outer = linalg.outer
+Tensor.inner = pr.inner
+Tensor.vdot = pr.vdot
+Tensor.kron = pr.kron
+Tensor.cross = pr.cross
+Tensor.ger = pr.ger
+Tensor.trace = pr.trace
+Tensor.addmm = pr.addmm
+Tensor.addmm_ = pr.addmm_
+Tensor.addmv = pr.addmv
+Tensor.addmv_ = pr.addmv_
+Tensor.addr = pr.addr
+Tensor.addr_ = pr.addr_
+Tensor.addbmm = pr.addbmm
+Tensor.addbmm_ = pr.addbmm_
+Tensor.baddbmm = pr.baddbmm
+Tensor.baddbmm_ = pr.baddbmm_
+Tensor.lerp = pr.lerp
+Tensor.lerp_ = pr.lerp_
+
+# --- linear algebra (torch.linalg's functions that PyTorch also binds to Tensor) -----------------
+Tensor.det = sv.det
+Tensor.logdet = sv.logdet
+Tensor.slogdet = sv.slogdet
+Tensor.inverse = sv.inverse
+Tensor.pinverse = sv.pinverse
+Tensor.cholesky = dec.cholesky_legacy
+Tensor.cholesky_solve = sv.cholesky_solve
+Tensor.matrix_power = mf.matrix_power
+Tensor.matrix_exp = mf.matrix_exp
 
 # --- copies and conversions --------------------------------------------------------------------
 Tensor.to = cast.tensor_to
@@ -206,6 +277,8 @@ Tensor.zero_ = ip.zero_
 Tensor.copy_ = ip.copy_
 Tensor.uniform_ = ip.uniform_
 Tensor.normal_ = ip.normal_
+Tensor.bernoulli = smp.bernoulli
+Tensor.multinomial = smp.multinomial
 
 # --- indexing ----------------------------------------------------------------------------------
 Tensor.__getitem__ = ix.getitem
@@ -215,6 +288,9 @@ Tensor.scatter = ga.scatter
 Tensor.scatter_ = ga.scatter_
 Tensor.scatter_add = ga.scatter_add
 Tensor.scatter_add_ = ga.scatter_add_
+Tensor.scatter_reduce = scr.scatter_reduce
+Tensor.scatter_reduce_ = scr.scatter_reduce_
+Tensor.index_reduce = scr.index_reduce
 Tensor.take_along_dim = ga.take_along_dim
 Tensor.index_select = ga.index_select
 Tensor.index_add = ga.index_add
@@ -243,9 +319,23 @@ Tensor.nonzero = misc.nonzero
 Tensor.argwhere = misc.argwhere
 Tensor.count_nonzero = misc.count_nonzero
 Tensor.cumsum = misc.cumsum
+Tensor.cumsum_ = scan.cumsum_
+Tensor.cumprod = scan.cumprod
+Tensor.cumprod_ = scan.cumprod_
+Tensor.cummax = scan.cummax
+Tensor.cummin = scan.cummin
+Tensor.logcumsumexp = scan.logcumsumexp
 Tensor.flip = misc.flip
 Tensor.tril = misc.tril
 Tensor.triu = misc.triu
 Tensor.sort = misc.sort
 Tensor.argsort = misc.argsort
 Tensor.topk = misc.topk
+Tensor.kthvalue = order.kthvalue
+Tensor.median = order.median
+Tensor.nanmedian = order.nanmedian
+Tensor.msort = order.msort
+Tensor.unique = cnt.unique
+Tensor.unique_consecutive = cnt.unique_consecutive
+Tensor.bincount = cnt.bincount
+Tensor.histc = cnt.histc

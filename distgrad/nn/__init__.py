@@ -17,6 +17,7 @@ from distgrad.nn.attention import MultiheadAttention  # noqa: F401
 from distgrad.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
 from distgrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Fold, Unfold  # noqa: F401
 from distgrad.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d  # noqa: F401
+from distgrad.nn.distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 from distgrad.nn.flatten import Flatten, Unflatten  # noqa: F401
 from distgrad.nn.linear import Bilinear, Identity, Linear  # noqa: F401
 from distgrad.nn.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss,  # noqa: F401

@@ -28,6 +28,7 @@ from distgrad.autograd.ops.activation import leaky_relu as _leaky_relu
 from distgrad.autograd.ops.activation import silu as _silu
 from distgrad.autograd.ops.activation import softplus as _softplus
 from distgrad.autograd.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold, unfold  # noqa: F401
+from distgrad.autograd.ops.distance import cosine_similarity, pairwise_distance, pdist  # noqa: F401
 from distgrad.autograd.ops.embedding import embedding_lookup
 from distgrad.autograd.ops.pad import pad  # noqa: F401  (re-exported)
 from distgrad.autograd.ops.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d,  # noqa: F401

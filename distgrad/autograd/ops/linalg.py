@@ -130,5 +130,8 @@ def mv(input, vec):
 
 
 def outer(input, vec2):
-    """Outer product ``input[:, None] * vec2[None, :]`` of two vectors, flattened first (``torch.outer``)."""
+    """Outer product ``input[:, None] * vec2[None, :]`` of two 1-D tensors (``torch.outer``)."""
+    for name, t in (("self", input), ("vec2", vec2)):
+        if t.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
     return input.reshape(-1, 1) * vec2.reshape(1, -1)

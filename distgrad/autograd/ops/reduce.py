@@ -369,32 +369,82 @@ def logsumexp(input, dim, keepdim=False):
     return out
 
 
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """Vector p-norm (p = 2, 1, inf, -inf, 0 or any number) over ``dim``; 'fro' is the 2-norm."""
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
+    """The ``ord``-norm of ``x`` as a vector over ``dim`` (all dims by default) (``torch.linalg.vector_norm``).
+
+    ``ord`` is any number: ``inf`` / ``-inf`` are the largest / smallest
+    absolute value, 0 counts nonzeros.  ``dtype`` casts ``x`` first.  Where the
+    norm is 0 the gradient is 0 (PyTorch's subgradient), not NaN.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.linalg.vector_norm(distgrad.tensor([3.0, -4.0]))
+        tensor(5.)
+        >>> distgrad.linalg.vector_norm(distgrad.tensor([3.0, -4.0]), float("inf"))
+        tensor(4.)
+    """
+    if out is not None:
+        raise TypeError("linalg.vector_norm: the out= argument is not supported by distgrad")
+    if isinstance(ord, str):
+        raise TypeError(f"linalg_vector_norm(): argument 'ord' must be Number, not {type(ord).__name__}")
     if dtype is not None:
-        input = to(input, dtype)
-    if p == "fro" or p == 2:
-        axes = normalize_dims(dim, input.ndim, "norm")
-        s = sum(input * input, axes, keepdim)
-        # at 0 the derivative of sqrt is infinite; PyTorch's norm gives 0 there
-        zero = s == 0
+        dt = dtypes.as_dtype(dtype)
+        if not dt.is_floating_point:
+            raise RuntimeError(f"linalg.vector_norm: dtype should be floating point or complex, but got "
+                               f"{_TORCH_NAMES.get(dt.name, dt.name)}")
+        x = to(x, dt)
+    if x._data.dtype.kind != "f":
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{_TORCH_NAMES.get(x._data.dtype.name, x._data.dtype.name)}")
+    axes = normalize_dims(dim, x.ndim, "linalg.vector_norm")
+    if ord == 2:
+        s = sum(x * x, axes, keepdim)
+        zero = s == 0  # at 0 the derivative of sqrt is infinite; PyTorch's norm gives 0 there
         if bool(zero._data.any()):
             return where(zero, 0.0, sqrt(where(zero, 1.0, s)))
         return sqrt(s)
-    if p == "nuc":
-        raise NotImplementedError("norm(p='nuc') (the nuclear norm) is not supported")
-    axes = normalize_dims(dim, input.ndim, "norm")
-    a = abs_(input)
-    if p == float("inf"):
+    a = abs_(x)
+    if ord == float("inf"):
         return amax(a, axes, keepdim)
-    if p == float("-inf"):
+    if ord == float("-inf"):
         return amin(a, axes, keepdim)
-    if p == 0:
-        return sum((a != 0).to(input.dtype), axes, keepdim)
-    if p == 1:
+    if ord == 0:
+        return sum((a != 0).to(x.dtype), axes, keepdim)
+    if ord == 1:
         return sum(a, axes, keepdim)
-    s = sum(a ** p, axes, keepdim)
+    s = sum(a ** ord, axes, keepdim)
     zero = s == 0
-    if bool(zero._data.any()):  # as for p=2: a zero norm gets gradient 0, not inf * 0
-        return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / p))
-    return s ** (1.0 / p)
+    if bool(zero._data.any()):  # as for ord=2: a zero norm gets gradient 0, not inf * 0
+        return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / ord))
+    return s ** (1.0 / ord)
+
+
+_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None):
+    """``torch.norm``: a vector norm for a number ``p`` (None is 2) and for ``'fro'``; ``'nuc'`` is a matrix norm.
+
+    As in PyTorch, a number ``p`` always gives a vector norm (over every dim
+    in ``dim``, also two of them); ``'fro'`` over at most two dims is the
+    vector 2-norm; ``'nuc'`` (or ``'fro'`` over more dims) goes to
+    :func:`distgrad.linalg.matrix_norm`, over all dims when ``dim`` is None.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([[3.0, 0.0], [0.0, 4.0]]).norm()
+        tensor(5.)
+        >>> distgrad.norm(distgrad.tensor([[3.0, 0.0], [0.0, 4.0]]), p="nuc")
+        tensor(7.)
+    """
+    if out is not None:
+        raise TypeError("norm: the out= argument is not supported by distgrad")
+    if isinstance(p, str):
+        if p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2):
+            return vector_norm(input, 2, dim, keepdim, dtype=dtype)
+        from distgrad.autograd.ops.matrix_functions import matrix_norm  # deferred: it builds on this module
+        return matrix_norm(input, p, tuple(range(input.ndim)) if dim is None else dim, keepdim, dtype=dtype)
+    return vector_norm(input, 2 if p is None else p, dim, keepdim, dtype=dtype)

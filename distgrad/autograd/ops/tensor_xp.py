@@ -44,6 +44,11 @@ def log(x):
     return x.log()
 
 
+def log1p(x):
+    """``numpy.log1p`` for Tensors."""
+    return x.log1p()
+
+
 def sin(x):
     """``numpy.sin`` for Tensors."""
     return x.sin()
@@ -108,6 +113,71 @@ def matmul(a, b):
 def zeros_like(x):
     """``numpy.zeros_like`` for Tensors, kept in the graph as ``x * 0``."""
     return x * 0
+
+
+def tril(x, k=0):
+    """``numpy.tril`` for Tensors: ``Tensor.tril``."""
+    return x.tril(k)
+
+
+def triu(x, k=0):
+    """``numpy.triu`` for Tensors: ``Tensor.triu``."""
+    return x.triu(k)
+
+
+def concatenate(arrays, axis=0):
+    """``numpy.concatenate`` for Tensors: :func:`distgrad.cat`."""
+    from distgrad.autograd.ops.join import cat  # deferred: join imports Tensor ops that import this module
+    return cat(list(arrays), axis)
+
+
+def prod(x, axis=None, keepdims=False):  # (NumPy's name)
+    """``numpy.prod`` over one ``axis`` for Tensors: ``Tensor.prod``."""
+    return x.prod(axis, keepdim=keepdims)
+
+
+class linalg:  # noqa: N801  (NumPy's name: ``xp.linalg.solve`` reads the same for arrays and Tensors)
+    """``numpy.linalg`` for Tensors: the differentiable ops of :mod:`distgrad.linalg`.
+
+    Backward formulas of the linear-algebra ops call these, so their own
+    derivatives (double backward) go through the same ops again.
+    """
+
+    @staticmethod
+    def inv(a):
+        """``numpy.linalg.inv``: :func:`distgrad.linalg.inv`."""
+        from distgrad.autograd.ops.solvers import inv  # deferred: solvers imports this module
+        return inv(a)
+
+    @staticmethod
+    def solve(a, b):
+        """``numpy.linalg.solve`` with a matrix ``b``: :func:`distgrad.linalg.solve`."""
+        from distgrad.autograd.ops.solvers import solve  # deferred: solvers imports this module
+        return solve(a, b)
+
+    @staticmethod
+    def solve_triangular(a, b, upper, left=True):
+        """A triangular solve (NumPy has none): :func:`distgrad.linalg.solve_triangular`."""
+        from distgrad.autograd.ops.solvers import solve_triangular  # deferred: solvers imports this module
+        return solve_triangular(a, b, upper=upper, left=left)
+
+    @staticmethod
+    def det(a):
+        """``numpy.linalg.det``: :func:`distgrad.linalg.det`."""
+        from distgrad.autograd.ops.solvers import det  # deferred: solvers imports this module
+        return det(a)
+
+    @staticmethod
+    def svd(a, full_matrices=True):
+        """``numpy.linalg.svd`` (``U, S, Vh``): :func:`distgrad.linalg.svd`."""
+        from distgrad.autograd.ops.decompositions import svd  # deferred: decompositions imports this module
+        return tuple(svd(a, full_matrices=full_matrices))
+
+    @staticmethod
+    def matrix_exp(a):
+        """The matrix exponential (NumPy has none): :func:`distgrad.linalg.matrix_exp`."""
+        from distgrad.autograd.ops.matrix_functions import matrix_exp  # deferred: it imports this module
+        return matrix_exp(a)
 
 
 _self = sys.modules[__name__]

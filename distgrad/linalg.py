@@ -1,0 +1,40 @@
+"""``distgrad.linalg``: PyTorch's ``torch.linalg`` over batches of matrices, with gradients.
+
+Every function takes batches (``(*, m, n)``, the last two dims are the
+matrix), follows PyTorch's names, signatures, shapes and errors, and is
+differentiable - twice, where PyTorch is.  The ops live in
+:mod:`distgrad.autograd.ops.solvers` (inv, solve, det, pinv, lstsq...),
+:mod:`~distgrad.autograd.ops.decompositions` (cholesky, qr, svd, eigh) and
+:mod:`~distgrad.autograd.ops.matrix_functions` (matrix_exp, norms, products);
+this module only gathers them under ``torch.linalg``'s names.
+
+A singular matrix (``inv``, ``solve``) or one that is not positive-definite
+(``cholesky``) raises :class:`LinAlgError`, a ``RuntimeError`` as in PyTorch.
+
+Not available: the general (non-symmetric) ``eig`` / ``eigvals``, the LU
+family (``lu``, ``lu_factor``, ``lu_solve``, ``ldl_factor``), ``householder_product``,
+``solve_ex``, complex dtypes.
+
+Example::
+
+    >>> import distgrad
+    >>> a = distgrad.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
+    >>> distgrad.linalg.eigvalsh(a).sum().backward()   # the trace's gradient: the identity
+    >>> a.grad.round()
+    tensor([[1., 0.],
+            [0., 1.]])
+"""
+from distgrad.autograd.ops.decompositions import (cholesky, cholesky_ex, eigh, eigvalsh, qr, svd,  # noqa: F401
+                                                  svdvals)
+from distgrad.autograd.ops.linalg import matmul  # noqa: F401
+from distgrad.autograd.ops.matrix_functions import (cond, cross, matrix_exp, matrix_norm, matrix_power,  # noqa: F401
+                                                    matrix_rank, multi_dot, norm, tensorinv, tensorsolve,
+                                                    vecdot)
+from distgrad.autograd.ops.reduce import vector_norm  # noqa: F401
+from distgrad.autograd.ops.solvers import (LinAlgError, det, inv, inv_ex, lstsq, pinv, slogdet, solve,  # noqa: F401
+                                           solve_triangular)
+
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "eigh", "eigvalsh", "inv", "inv_ex",
+           "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",
+           "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve",
+           "vecdot", "vector_norm"]

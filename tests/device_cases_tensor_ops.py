@@ -1,0 +1,133 @@
+"""Device parity cases for the tensor library beyond arithmetic (issue #25): products, layout, scans,
+order statistics, counting, distances, special functions and linear algebra.
+
+Same form as :mod:`device_cases` (which merges these into its tables): a case takes the module
+first (distgrad, ``torch``, or ``On(device)``), so the CPU run against PyTorch checks a case before a
+GPU ever runs it.  Tuple results are reduced to the one differentiable tensor (``.values``,
+``.logabsdet``, one piece of a split).  Square matrices that must be invertible or positive
+definite are built from the random input (``a @ a.mT + 3 I``), so every case is well conditioned.
+"""
+R, P, D, U = "randn", "pos", "distinct", "unit"
+
+
+def _spd(m, a):
+    """A well-conditioned symmetric positive definite matrix from any square ``a``."""
+    return a @ a.mT + 3 * m.eye(a.shape[-1], dtype=m.float64)
+
+
+def _shifted(m, a):
+    """``a + 3 I``: invertible for the small standard-normal matrices used here."""
+    return a + 3 * m.eye(a.shape[-1], dtype=m.float64)
+
+
+# name -> (fn(m, *tensors), [(kind, shape) per input])
+TENSOR_OPS = {
+    # products
+    "addmm": (lambda m, c, a, b: m.addmm(c, a, b, beta=0.5, alpha=2.0), [(R, (5,)), (R, (3, 4)), (R, (4, 5))]),
+    "addmv": (lambda m, c, a, v: m.addmv(c, a, v, alpha=-1.5), [(R, (3,)), (R, (3, 4)), (R, (4,))]),
+    "addr": (lambda m, c, u, v: m.addr(c, u, v, beta=2.0), [(R, (3, 4)), (R, (3,)), (R, (4,))]),
+    "addbmm": (lambda m, c, x, y: m.addbmm(c, x, y, beta=0.5, alpha=2.0),
+               [(R, (3, 5)), (R, (2, 3, 4)), (R, (2, 4, 5))]),
+    "baddbmm": (lambda m, c, x, y: m.baddbmm(c, x, y, alpha=0.5), [(R, (2, 3, 5)), (R, (2, 3, 4)), (R, (2, 4, 5))]),
+    "chain_matmul": (lambda m, a, b, c: m.linalg.multi_dot([a, b, c]) + m.chain_matmul(a, b, c),
+                     [(R, (2, 3)), (R, (3, 4)), (R, (4, 2))]),
+    "einsum": (lambda m, a, b: m.einsum("bij,bjk->bik", a, b), [(R, (2, 3, 4)), (R, (2, 4, 5))]),
+    "einsum_ellipsis_diagonal": (lambda m, a: m.einsum("...ii->...i", a), [(R, (2, 3, 3))]),
+    "tensordot": (lambda m, a, b: m.tensordot(a, b, dims=([1, 2], [0, 1])), [(R, (2, 3, 4)), (R, (3, 4, 5))]),
+    "inner": (lambda m, a, b: m.inner(a, b), [(R, (2, 3)), (R, (4, 3))]),
+    "vdot": (lambda m, a, b: m.vdot(a, b), [(R, (4,)), (R, (4,))]),
+    "ger": (lambda m, u, v: m.ger(u, v), [(R, (3,)), (R, (4,))]),
+    "kron": (lambda m, a, b: m.kron(a, b), [(R, (2, 3)), (R, (2, 2))]),
+    "trace": (lambda m, a: m.trace(a), [(R, (3, 4))]),
+    "lerp": (lambda m, a, b, w: m.lerp(a, b, w), [(R, (3, 4)), (R, (3, 4)), (U, (4,))]),
+    # layout: flips, rolls, diagonals, tiles, splits
+    "fliplr": (lambda m, a: m.fliplr(a), [(R, (3, 4))]),
+    "flipud": (lambda m, a: m.flipud(a), [(R, (3, 4, 2))]),
+    "roll": (lambda m, a: m.roll(a, (1, -2), (0, 1)), [(R, (3, 4))]),
+    "rot90": (lambda m, a: m.rot90(a, 3, (1, 2)), [(R, (2, 3, 4))]),
+    "diag": (lambda m, a: m.diag(a, 1), [(R, (3, 4))]),
+    "diag_vector": (lambda m, v: m.diag(v, -1), [(R, (3,))]),
+    "diag_embed": (lambda m, a: m.diag_embed(a, offset=1, dim1=0, dim2=2), [(R, (2, 3))]),
+    "diagflat": (lambda m, a: m.diagflat(a, -1), [(R, (2, 2))]),
+    "diagonal": (lambda m, a: m.diagonal(a, 1, 1, 2), [(R, (2, 3, 4))]),
+    "moveaxis": (lambda m, a: m.moveaxis(a, (0, 1), (2, 0)), [(R, (2, 3, 4))]),
+    "tile": (lambda m, a: m.tile(a, (2, 1, 2)), [(R, (2, 3))]),
+    "repeat_interleave": (lambda m, a: m.repeat_interleave(a, 2, dim=0), [(R, (2, 3))]),
+    "repeat_interleave_tensor": (lambda m, a: m.repeat_interleave(a, m.tensor([1, 0, 2]), dim=1), [(R, (2, 3))]),
+    "tensor_split": (lambda m, a: m.tensor_split(a, (1, 3), dim=1)[1], [(R, (3, 4))]),
+    "hsplit": (lambda m, a: m.hsplit(a, 2)[0], [(R, (3, 4))]),
+    "vsplit": (lambda m, a: m.vsplit(a, [1])[1], [(R, (3, 4))]),
+    "dsplit": (lambda m, a: m.dsplit(a, 2)[1], [(R, (2, 2, 4))]),
+    "atleast_1d": (lambda m, a: m.atleast_1d(a), [(R, ())]),
+    "atleast_2d": (lambda m, a: m.atleast_2d(a), [(R, (3,))]),
+    "atleast_3d": (lambda m, a: m.atleast_3d(a), [(R, (2, 3))]),
+    "block_diag": (lambda m, a, b: m.block_diag(a, b), [(R, (2, 3)), (R, (1, 2))]),
+    "cartesian_prod": (lambda m, a, b: m.cartesian_prod(a, b), [(R, (3,)), (R, (2,))]),
+    "meshgrid": (lambda m, a, b: m.meshgrid(a, b, indexing="ij")[1] * m.meshgrid(a, b, indexing="xy")[0].mT,
+                 [(R, (3,)), (R, (2,))]),
+    # scans
+    "cumprod": (lambda m, a: m.cumprod(a, 1), [(R, (3, 4))]),
+    "cummax": (lambda m, a: m.cummax(a, 1).values, [(D, (3, 4))]),
+    "cummin": (lambda m, a: m.cummin(a, 0).values, [(D, (3, 4))]),
+    "logcumsumexp": (lambda m, a: m.logcumsumexp(a, 0), [(R, (3, 4))]),
+    # order statistics
+    "kthvalue": (lambda m, a: m.kthvalue(a, 2, 1).values, [(D, (3, 4))]),
+    "median": (lambda m, a: m.median(a, 1).values + m.median(a), [(D, (3, 4))]),
+    "nanmedian": (lambda m, a: m.nanmedian(a, 0, keepdim=True).values, [(D, (3, 4))]),
+    "msort": (lambda m, a: m.msort(a), [(D, (3, 4))]),
+    # scatter / index reductions
+    "scatter_reduce": (lambda m, a, s: m.scatter_reduce(a, 1, m.tensor([[0, 1, 0], [2, 2, 1], [3, 0, 0]]), s, "sum"),
+                       [(R, (3, 4)), (R, (3, 3))]),
+    "scatter_reduce_mean_exclude_self": (
+        lambda m, a, s: m.scatter_reduce(a, 0, m.tensor([[0, 1, 0, 2], [0, 0, 1, 2]]), s, "mean", include_self=False),
+        [(R, (3, 4)), (R, (2, 4))]),
+    "scatter_reduce_prod": (lambda m, a, s: m.scatter_reduce(a, 1, m.tensor([[0, 0], [1, 3], [2, 2]]), s, "prod"),
+                            [(R, (3, 4)), (R, (3, 2))]),
+    "index_reduce": (lambda m, a, s: m.index_reduce(a, 0, m.tensor([0, 2, 0]), s, "prod"), [(R, (3, 4)), (R, (3, 4))]),
+    "index_reduce_mean": (lambda m, a, s: m.index_reduce(a, 1, m.tensor([1, 1]), s, "mean", include_self=False),
+                          [(R, (3, 4)), (R, (3, 2))]),
+    # distances
+    "cdist": (lambda m, a, b: m.cdist(a, b), [(R, (2, 3, 4)), (R, (2, 5, 4))]),
+    "cdist_p1": (lambda m, a, b: m.cdist(a, b, p=1.0), [(R, (3, 4)), (R, (5, 4))]),
+    "pdist": (lambda m, a: m.pdist(a), [(R, (4, 3))]),
+    "pairwise_distance": (lambda m, a, b: m.pairwise_distance(a, b, p=3.0), [(R, (3, 4)), (R, (3, 4))]),
+    "cosine_similarity": (lambda m, a, b: m.cosine_similarity(a, b, dim=1), [(R, (3, 4)), (R, (3, 4))]),
+    # special functions
+    "erfc": (lambda m, a: m.erfc(a), [(R, (3, 4))]),
+    "erfinv": (lambda m, a: m.erfinv(a * 2 - 1), [(U, (3, 4))]),
+    "lgamma": (lambda m, a: m.lgamma(a * 3 - 2), [(U, (3, 4))]),
+    "digamma": (lambda m, a: m.digamma(a), [(P, (3, 4))]),
+    "polygamma": (lambda m, a: m.polygamma(2, a), [(P, (3, 4))]),
+    "mvlgamma": (lambda m, a: m.mvlgamma(a + 1, p=3), [(P, (3, 4))]),
+    "i0": (lambda m, a: m.i0(a), [(R, (3, 4))]),
+    "sinc": (lambda m, a: m.sinc(a), [(R, (3, 4))]),
+    "logit": (lambda m, a: m.logit(a), [(U, (3, 4))]),
+    "logit_eps": (lambda m, a: m.logit(a, eps=0.2), [(U, (3, 4))]),
+    "xlogy": (lambda m, a, b: m.xlogy(a, b), [(R, (3, 4)), (P, (4,))]),
+    # linear algebra bound at the top level
+    "det": (lambda m, a: m.det(a), [(R, (2, 3, 3))]),
+    "slogdet": (lambda m, a: m.slogdet(a).logabsdet, [(R, (2, 3, 3))]),
+    "logdet": (lambda m, a: m.logdet(_spd(m, a)), [(R, (3, 3))]),
+    "inverse": (lambda m, a: m.inverse(_shifted(m, a)), [(R, (2, 3, 3))]),
+    "pinverse": (lambda m, a: m.pinverse(a), [(R, (3, 4))]),
+    "cholesky": (lambda m, a: m.cholesky(_spd(m, a)) + m.cholesky(_spd(m, a), upper=True).mT, [(R, (2, 3, 3))]),
+    "cholesky_solve": (lambda m, b, a: m.cholesky_solve(b, m.linalg.cholesky(_spd(m, a))), [(R, (3, 2)), (R, (3, 3))]),
+    "matrix_exp": (lambda m, a: m.matrix_exp(a), [(R, (2, 3, 3))]),
+    "matrix_power": (lambda m, a: m.matrix_power(a, 3), [(R, (3, 3))]),
+    "matrix_power_negative": (lambda m, a: m.matrix_power(_shifted(m, a), -2), [(R, (3, 3))]),
+}
+
+# name -> fn(m, a) with a float (3, 4) tensor; integer results, compared exactly
+TENSOR_OPS_NON_DIFF = {
+    "unique": lambda m, a: m.unique((a * 2).long()),
+    "unique_inverse": lambda m, a: m.unique((a * 2).long(), return_inverse=True)[1],
+    "unique_counts_dim": lambda m, a: m.unique((a > 0).long(), dim=1, return_counts=True)[1],
+    "unique_consecutive": lambda m, a: m.unique_consecutive((a > 0).long().flatten(), return_counts=True)[1],
+    "bincount": lambda m, a: m.bincount((a.abs() * 3).long().flatten(), minlength=12),
+    "histc": lambda m, a: m.histc(a, bins=5, min=-2, max=2),
+    "searchsorted": lambda m, a: m.searchsorted(a.flatten().sort().values, a * 0.9, right=True),
+    "bucketize": lambda m, a: m.bucketize(a, m.tensor([-1.0, 0.0, 1.0], dtype=a.dtype)),
+}
+
+# random ops: their distributions are tested in tests/autograd/test_ops_sampling.py
+RANDOM_OPS = {"bernoulli", "multinomial", "normal", "poisson"}
