@@ -220,6 +220,16 @@ LAYERS = {
     "Embedding": (lambda: distgrad.nn.Embedding(7, 3, padding_idx=0), [_index(7, (2, 5))]),
     "MultiheadAttention": (lambda: distgrad.nn.MultiheadAttention(6, 2, batch_first=True),
                            [(R, (2, 4, 6)), (R, (2, 5, 6)), (R, (2, 5, 6))]),
+    "TransformerEncoderLayer": (lambda: distgrad.nn.TransformerEncoderLayer(6, 2, 8, dropout=0.0, batch_first=True),
+                                [(R, (2, 4, 6))]),
+    "TransformerDecoderLayer": (lambda: distgrad.nn.TransformerDecoderLayer(6, 2, 8, dropout=0.0, norm_first=True,
+                                                                            activation="gelu"),
+                                [(R, (4, 2, 6)), (R, (3, 2, 6))]),
+    "TransformerEncoder": (lambda: distgrad.nn.TransformerEncoder(
+        distgrad.nn.TransformerEncoderLayer(6, 2, 8, dropout=0.0), 2, norm=distgrad.nn.LayerNorm(6)), [(R, (4, 2, 6))]),
+    "TransformerDecoder": (lambda: distgrad.nn.TransformerDecoder(
+        distgrad.nn.TransformerDecoderLayer(6, 2, 8, dropout=0.0, batch_first=True), 2), [(R, (2, 4, 6)), (R, (2, 3, 6))]),
+    "Transformer": (lambda: distgrad.nn.Transformer(6, 2, 1, 1, 8, dropout=0.0), [(R, (3, 2, 6)), (R, (4, 2, 6))]),
     "PairwiseDistance": (lambda: distgrad.nn.PairwiseDistance(p=1.5), [(R, (3, 4)), (R, (3, 4))]),
     "CosineSimilarity": (lambda: distgrad.nn.CosineSimilarity(dim=0), [(R, (3, 4)), (R, (3, 4))]),
     "ReLU": (lambda: distgrad.nn.ReLU(), [(A, (3, 4))]),

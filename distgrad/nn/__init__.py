@@ -27,5 +27,7 @@ from distgrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, Gro
 from distgrad.nn.parameter import Buffer, Parameter  # noqa: F401
 from distgrad.nn.pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d  # noqa: F401,E501
 from distgrad.nn.sparse import Embedding  # noqa: F401
+from distgrad.nn.transformer import Transformer, TransformerDecoder, TransformerEncoder  # noqa: F401
+from distgrad.nn.transformer_layers import TransformerDecoderLayer, TransformerEncoderLayer  # noqa: F401
 from distgrad.comm.ddp.sync_batchnorm import SyncBatchNorm  # noqa: F401,E402  (after the layers it builds on)
 from distgrad.nn import parallel  # noqa: F401,E402  (nn.parallel.DistributedDataParallel; needs Module)

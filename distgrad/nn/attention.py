@@ -124,9 +124,18 @@ class MultiheadAttention(Module):
         ``key_padding_mask`` (N, S) marks keys to ignore; ``attn_mask`` (L, S) or
         (N * num_heads, L, S) blocks (bool True) or biases (float) pairs;
         the weights are averaged over heads unless ``average_attn_weights=False``.
+        Bool masks become float masks of 0 / -inf, and when both masks are given
+        they are added; a bool mask beside a float one works but warns, as
+        PyTorch does.  ``is_causal=True`` is a hint that ``attn_mask`` is the
+        causal mask: without ``need_weights`` and ``key_padding_mask`` the
+        causal mask is then applied and ``attn_mask`` itself is not read.
         """
         self._check_inputs(query, key, value)
         batched = query.ndim == 3
+        # bool masks become float (-inf = blocked) here, as in PyTorch, so a mixed pair warns once
+        key_padding_mask = canonical_mask(key_padding_mask, "key_padding_mask", query.dtype,
+                                          None if attn_mask is None else attn_mask.dtype, "attn_mask")
+        attn_mask = canonical_mask(attn_mask, "attn_mask", query.dtype)
         if self.batch_first and batched:
             # sequence-first inside; keep self-attention's shared input shared so q, k, v use one matmul
             if key is value:

@@ -22,6 +22,7 @@ Example::
     distgrad.Size([2, 4, 5, 8])
 """
 import math
+import warnings
 
 from distgrad import dtypes
 from distgrad.autograd.ops.join import cat
@@ -118,16 +119,52 @@ def _repeat_heads(t, times):
 def canonical_mask(mask, name, query_dtype, other=None, other_name=None):
     """A bool mask (True = blocked) as a float mask of 0 and -inf; a float mask unchanged.
 
-    PyTorch's ``torch.nn.functional._canonical_mask``; ``MultiheadAttention.merge_masks`` uses it too.
+    PyTorch's ``torch.nn.functional._canonical_mask``: ``other`` is the dtype of
+    the mask this one is merged with (or None); when the two differ PyTorch
+    warns that mixing them is deprecated, and so does this.  Integer masks are
+    refused.  ``MultiheadAttention`` and the Transformer layers call it too.
+
+    Example::
+
+        >>> from distgrad.nn.attention_functions import canonical_mask
+        >>> canonical_mask(distgrad.tensor([False, True]), "key_padding_mask", distgrad.float32)
+        tensor([0., -inf])
     """
     if mask is None:
         return None
     _check_tensor("multi_head_attention_forward", name, mask)
+    if mask.dtype != dtypes.bool_ and not mask.dtype.is_floating_point:
+        raise AssertionError(f"only bool and floating types of {name} are supported")
+    if other is not None and mask.dtype != other:
+        warnings.warn(f"Support for mismatched {name} and {other_name} is deprecated. Use same type for both "
+                      "instead.", stacklevel=3)
     if mask.dtype == dtypes.bool_:
         return zeros_like(mask, dtype=query_dtype).masked_fill(mask, float("-inf"))
-    if not mask.dtype.is_floating_point:
-        raise AssertionError(f"only bool and floating types of {name} are supported")
     return mask
+
+
+def _shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
+    """True for batched (3-D) input, False for unbatched (2-D); PyTorch's ``_mha_shape_check`` errors otherwise."""
+    if query.ndim not in (2, 3):
+        raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.ndim}-D "
+                             f"query tensor")
+    batched = query.ndim == 3
+    kind = "batched (3-D)" if batched else "unbatched (2-D)"
+    if key.ndim != query.ndim or value.ndim != query.ndim:
+        raise AssertionError(f"For {kind} `query`, expected `key` and `value` to be {query.ndim}-D but found "
+                             f"{key.ndim}-D and {value.ndim}-D tensors respectively")
+    if key_padding_mask is not None and key_padding_mask.ndim != query.ndim - 1:
+        raise AssertionError(f"For {kind} `query`, expected `key_padding_mask` to be `None` or "
+                             f"{query.ndim - 1}-D but found {key_padding_mask.ndim}-D tensor instead")
+    if attn_mask is not None:
+        if attn_mask.ndim not in (2, 3):
+            raise AssertionError(f"For {kind} `query`, expected `attn_mask` to be `None`, 2-D or 3-D but found "
+                                 f"{attn_mask.ndim}-D tensor instead")
+        if not batched and attn_mask.ndim == 3:
+            want = (num_heads, query.shape[0], key.shape[0])
+            if tuple(attn_mask.shape) != want:
+                raise AssertionError(f"Expected `attn_mask` shape to be {want} but got {attn_mask.shape}")
+    return batched
 
 
 def _project(query, key, value, in_proj_weight, in_proj_bias, separate, q_w, k_w, v_w):
@@ -169,50 +206,29 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     op = "multi_head_attention_forward"
     for name, t in (("query", query), ("key", key), ("value", value)):
         _check_tensor(op, name, t)
-    batched = query.ndim == 3
-    if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
-        raise AssertionError(f"{op}: query, key and value must all be 3-D (batched, (L, N, E)) or all 2-D "
-                             f"(unbatched, (L, E)), but got shapes {list(query.shape)}, {list(key.shape)} and "
-                             f"{list(value.shape)}")
-    if key_padding_mask is not None:
-        want = 2 if batched else 1
-        if key_padding_mask.ndim != want:
-            raise AssertionError(f"For {'batched (3-D)' if batched else 'unbatched (2-D)'} `query`, expected "
-                                 f"`key_padding_mask` to be `None` or {want}-D but found a "
-                                 f"{key_padding_mask.ndim}-D tensor instead")
+    batched = _shape_check(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not batched:
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
     tgt_len, bsz, embed_dim = query.shape
     src_len = key.shape[0]
-    if embed_dim != embed_dim_to_check:
-        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
-    head_dim = embed_dim // num_heads
-    if head_dim * num_heads != embed_dim:
-        raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
-    if key.shape[:2] != value.shape[:2] or key.shape[1] != bsz:
-        raise AssertionError(f"key shape {list(key.shape)} does not match value shape {list(value.shape)} or "
-                             f"the batch of query {list(query.shape)}")
+    key_padding_mask = canonical_mask(key_padding_mask, "key_padding_mask", query.dtype,
+                                      None if attn_mask is None else attn_mask.dtype, "attn_mask")
     if is_causal and attn_mask is None:
         raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
                            "method `generate_square_subsequent_mask` to create this mask.")
-    key_padding_mask = canonical_mask(key_padding_mask, "key_padding_mask", query.dtype)
-    attn_mask = canonical_mask(attn_mask, "attn_mask", query.dtype)
+    if is_causal and key_padding_mask is None and not need_weights:
+        attn_mask = None  # PyTorch trusts the hint: the causal mask is made, the given one is not read
+    else:
+        attn_mask = canonical_mask(attn_mask, "attn_mask", query.dtype)
+        if key_padding_mask is not None:
+            is_causal = False  # the merged mask is no longer the causal one
+    _check_dims(query, key, value, embed_dim_to_check, num_heads, bsz, use_separate_proj_weight)
+    head_dim = embed_dim // num_heads
     q, k, v = _project(query, key, value, in_proj_weight, in_proj_bias, use_separate_proj_weight,
                        q_proj_weight, k_proj_weight, v_proj_weight)
-    if attn_mask is not None:
-        if attn_mask.ndim == 2:
-            if tuple(attn_mask.shape) != (tgt_len, src_len):
-                raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but should be "
-                                   f"{(tgt_len, src_len)}.")
-            attn_mask = attn_mask.unsqueeze(0)
-        elif attn_mask.ndim == 3:
-            if tuple(attn_mask.shape) != (bsz * num_heads, tgt_len, src_len):
-                raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but should be "
-                                   f"{(bsz * num_heads, tgt_len, src_len)}.")
-        else:
-            raise RuntimeError(f"attn_mask's dimension {attn_mask.ndim} is not supported")
+    attn_mask = _attn_mask_3d(attn_mask, tgt_len, src_len, bsz * num_heads)
     if bias_k is not None and bias_v is not None:
         if static_k is not None or static_v is not None:
             raise AssertionError("bias cannot be added to static key/value.")
@@ -232,9 +248,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         key_padding_mask = _pad_last(key_padding_mask)
     src_len = k.shape[1]
     if key_padding_mask is not None:
-        if tuple(key_padding_mask.shape) != (bsz, src_len):
-            raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
-                                 f"{tuple(key_padding_mask.shape)}")
+        _check_key_padding_mask(key_padding_mask, bsz, src_len)
         kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(-1, num_heads, -1, -1)
         kpm = kpm.reshape(bsz * num_heads, 1, src_len)
         attn_mask = kpm if attn_mask is None else attn_mask + kpm
@@ -261,10 +275,52 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     q = q.reshape(bsz, num_heads, tgt_len, head_dim)
     k = k.reshape(bsz, num_heads, src_len, head_dim)
     v = v.reshape(bsz, num_heads, src_len, head_dim)
-    out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, False)
+    out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
     out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
     out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
     return (out if batched else out.squeeze(1)), None
+
+
+def _check_dims(query, key, value, embed_dim_to_check, num_heads, bsz, separate):
+    """PyTorch's checks of the embedding size, the head split and the key/value shapes."""
+    embed_dim = query.shape[-1]
+    if embed_dim != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}")
+    if (embed_dim // num_heads) * num_heads != embed_dim:
+        raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
+    if separate and key.shape[:2] != value.shape[:2]:
+        raise AssertionError(f"key's sequence and batch dims {key.shape[:2]} do not match value's "
+                             f"{value.shape[:2]}")
+    if not separate and key.shape != value.shape:
+        raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
+    if key.shape[1] != bsz:
+        raise AssertionError(f"key shape {list(key.shape)} and value shape {list(value.shape)} do not match the "
+                             f"batch of query {list(query.shape)}")
+
+
+def _attn_mask_3d(attn_mask, tgt_len, src_len, batch_heads):
+    """A 2-D (L, S) or 3-D (N * heads, L, S) float mask as 3-D (1 or N * heads, L, S), shapes checked."""
+    if attn_mask is None:
+        return None
+    if attn_mask.ndim == 2:
+        if tuple(attn_mask.shape) != (tgt_len, src_len):
+            raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but should be "
+                               f"{(tgt_len, src_len)}.")
+        return attn_mask.unsqueeze(0)
+    if attn_mask.ndim == 3:
+        if tuple(attn_mask.shape) != (batch_heads, tgt_len, src_len):
+            raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but should be "
+                               f"{(batch_heads, tgt_len, src_len)}.")
+        return attn_mask
+    raise RuntimeError(f"attn_mask's dimension {attn_mask.ndim} is not supported")
+
+
+def _check_key_padding_mask(mask, bsz, src_len):
+    if tuple(mask.shape) != (bsz, src_len):
+        axis, want = (0, bsz) if mask.shape[0] != bsz else (1, src_len)
+        raise AssertionError(f"Expected key_padded_mask.shape[{axis}] to be {want}, but got {mask.shape[axis]} "
+                             f"(expecting key_padding_mask shape of {(bsz, src_len)}, but got "
+                             f"{tuple(mask.shape)})")
 
 
 def _pad_last(mask):

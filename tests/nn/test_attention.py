@@ -137,6 +137,29 @@ MHA_CALLS = [
     ("self", dict(key_padding_mask="bool"), dict(batch_first=True)),
     ("cross", dict(need_weights=False, key_padding_mask="bool"), dict(batch_first=True, bias=False)),
     ("self", dict(attn_mask="causal", is_causal=True), {}),
+    # every mask kind, alone and together, on both the need_weights and the SDPA path
+    ("self", dict(attn_mask="float2d"), {}),
+    ("self", dict(attn_mask="bool3d"), {}),
+    ("self", dict(key_padding_mask="float"), {}),
+    ("self", dict(attn_mask="float2d", need_weights=False), {}),
+    ("self", dict(attn_mask="bool3d", need_weights=False), {}),
+    ("self", dict(key_padding_mask="float", need_weights=False), {}),
+    ("self", dict(attn_mask="float2d", key_padding_mask="float", need_weights=False), {}),
+    ("cross", dict(attn_mask="bool3d", key_padding_mask="bool", average_attn_weights=False), {}),
+    ("cross", dict(attn_mask="float3d", key_padding_mask="bool", need_weights=False), {}),
+    ("cross", dict(attn_mask="float3d", key_padding_mask="float", need_weights=False),
+     dict(add_bias_kv=True, add_zero_attn=True)),
+    ("cross", dict(attn_mask="bool2d", average_attn_weights=False), dict(add_bias_kv=True)),
+    ("self", dict(attn_mask="bool2d", need_weights=False), dict(add_zero_attn=True)),
+    ("cross", dict(attn_mask="float3d", need_weights=False), dict(kdim=3, vdim=5)),
+    ("cross", dict(attn_mask="bool3d", average_attn_weights=False), dict(kdim=3, vdim=5, batch_first=True)),
+    ("self", dict(attn_mask="float2d", key_padding_mask="bool"), dict(batch_first=True, bias=False)),
+    # is_causal is a hint; without weights and padding PyTorch applies the causal mask, not the given one
+    ("self", dict(attn_mask="causal", is_causal=True, need_weights=False), {}),
+    ("self", dict(attn_mask="causal", is_causal=True, need_weights=False, key_padding_mask="bool"), {}),
+    ("self", dict(attn_mask="float2d", is_causal=True, need_weights=False), {}),
+    ("self", dict(attn_mask="float2d", is_causal=True), {}),
+    ("cross", dict(attn_mask="causal", is_causal=True, need_weights=False), dict(add_zero_attn=True)),
 ]
 
 
@@ -164,6 +187,11 @@ def _masks(torch, rng, call, L, S, N=3, heads=2):
             a = rng.random((L, S)) > 0.7
         elif kind == "float3d":
             a = rng.standard_normal((N * heads, L, S))
+        elif kind == "float2d":
+            a = rng.standard_normal((L, S))
+        elif kind == "bool3d":
+            a = rng.random((N * heads, L, S)) > 0.6
+            a[..., 0] = False  # no fully masked query
         else:  # causal
             a = np.triu(np.ones((L, S), dtype=bool), 1)
         out_t[name], out_d[name] = torch.tensor(a), distgrad.tensor(a)
@@ -273,3 +301,91 @@ def test_functional_form_returns_head_weights(rng):
                                           0.0, mha.out_proj.weight, mha.out_proj.bias, average_attn_weights=False)
     assert out.shape == (5, 3, 8) and w.shape == (3, 2, 5, 5)
     np.testing.assert_allclose(w.detach().numpy().sum(-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("mask", ["bool2d", "float3d", "kpm"])
+def test_mha_unbatched_masks_match_torch(rng, need_weights, mask):
+    torch = pytest.importorskip("torch")
+    theirs, ours = _twins(torch, dict(batch_first=True))
+    q, kv = rng.standard_normal((4, 8)), rng.standard_normal((6, 8))
+    ts, ds = _pair(torch, [q, kv])
+    if mask == "bool2d":
+        a, name = rng.random((4, 6)) > 0.6, "attn_mask"
+        a[:, 0] = False
+    elif mask == "float3d":
+        a, name = rng.standard_normal((2, 4, 6)), "attn_mask"  # (num_heads, L, S) without a batch
+    else:
+        a, name = np.array([False, True, False, False, True, False]), "key_padding_mask"
+    out_t, w_t = theirs(ts[0], ts[1], ts[1], need_weights=need_weights, average_attn_weights=False,
+                        **{name: torch.tensor(a)})
+    out_d, w_d = ours(ds[0], ds[1], ds[1], need_weights=need_weights, average_attn_weights=False,
+                      **{name: distgrad.tensor(a)})
+    assert out_d.shape == (4, 8)
+    _close(out_d, out_t)
+    if need_weights:
+        assert w_d.shape == (2, 4, 6)
+        _close(w_d, w_t)
+    else:
+        assert w_d is None and w_t is None
+    go = rng.standard_normal((4, 8))
+    out_t.backward(torch.tensor(go))
+    out_d.backward(distgrad.tensor(go))
+    for a_t, a_d in zip(ts, ds):
+        _close(a_d.grad, a_t.grad, 1e-9)
+    grads_t = dict(theirs.named_parameters())
+    for n, p in ours.named_parameters():
+        _close(p.grad, grads_t[n].grad, 1e-9)
+
+
+def _warnings_of(fn):
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn()
+    return result, [str(w.message) for w in caught]
+
+
+def test_mha_mismatched_mask_types_warn_once_and_merge_like_torch(rng):
+    torch = pytest.importorskip("torch")
+    theirs, ours = _twins(torch, {})
+    x = rng.standard_normal((4, 3, 8))
+    attn = rng.random((4, 4)) > 0.6
+    attn[:, 0] = False
+    kpm = rng.standard_normal((3, 4))
+    (out_d, w_d), msgs = _warnings_of(lambda: ours(*[distgrad.tensor(x)] * 3, attn_mask=distgrad.tensor(attn),
+                                                   key_padding_mask=distgrad.tensor(kpm)))
+    assert msgs == ["Support for mismatched key_padding_mask and attn_mask is deprecated. Use same type for both "
+                    "instead."]
+    (out_t, w_t), msgs_t = _warnings_of(lambda: theirs(*[torch.tensor(x)] * 3, attn_mask=torch.tensor(attn),
+                                                       key_padding_mask=torch.tensor(kpm)))
+    assert msgs_t == msgs
+    _close(out_d, out_t)
+    _close(w_d, w_t)
+    _, msgs = _warnings_of(lambda: ours(*[distgrad.tensor(x)] * 3, attn_mask=distgrad.tensor(attn),
+                                        key_padding_mask=distgrad.tensor(kpm < 0)))
+    assert msgs == []  # same dtypes: no warning
+    mha = ours
+    _, msgs = _warnings_of(lambda: multi_head_attention_forward(
+        *[distgrad.tensor(x)] * 3, 8, 2, mha.in_proj_weight, mha.in_proj_bias, None, None, False, 0.0,
+        mha.out_proj.weight, mha.out_proj.bias, key_padding_mask=distgrad.tensor(kpm < 0),
+        attn_mask=distgrad.tensor(rng.standard_normal((4, 4)))))
+    assert len(msgs) == 1 and "mismatched key_padding_mask and attn_mask" in msgs[0]
+
+
+def test_mha_shape_errors_match_torch():
+    torch = pytest.importorskip("torch")
+    for lib, t in ((distgrad, MultiheadAttention(8, 2)), (torch, torch.nn.MultiheadAttention(8, 2))):
+        x, x2 = lib.randn(4, 3, 8), lib.randn(4, 8)
+        with pytest.raises(AssertionError, match=r"expected `attn_mask` to be `None`, 2-D or 3-D but found 4-D"):
+            t(x, x, x, attn_mask=lib.zeros(1, 3, 4, 4))
+        with pytest.raises(AssertionError, match=r"Expected `attn_mask` shape to be \(2, 4, 4\)"):
+            t(x2, x2, x2, attn_mask=lib.zeros(3, 4, 4))
+        with pytest.raises(AssertionError, match="For unbatched \\(2-D\\) `query`, expected `key_padding_mask` to be"):
+            t(x2, x2, x2, key_padding_mask=lib.zeros(1, 4, dtype=lib.bool))
+        with pytest.raises(AssertionError, match="For batched \\(3-D\\) `query`, expected `key` and `value` to be 3-D"):
+            t(x, x2, x2)
+        with pytest.raises(AssertionError, match="key shape .* does not match value shape"):
+            t(x, x, lib.randn(5, 3, 8))
+        with pytest.raises(AssertionError, match=r"Expected key_padded_mask.shape\[0\] to be 3, but got 2"):
+            t(x, x, x, key_padding_mask=lib.zeros(2, 4, dtype=lib.bool))
