@@ -230,6 +230,13 @@ LAYERS = {
     "TransformerDecoder": (lambda: distgrad.nn.TransformerDecoder(
         distgrad.nn.TransformerDecoderLayer(6, 2, 8, dropout=0.0, batch_first=True), 2), [(R, (2, 4, 6)), (R, (2, 3, 6))]),
     "Transformer": (lambda: distgrad.nn.Transformer(6, 2, 1, 1, 8, dropout=0.0), [(R, (3, 2, 6)), (R, (4, 2, 6))]),
+    "RNN": (lambda: distgrad.nn.RNN(3, 4, 2, "relu", bidirectional=True), [(R, (5, 2, 3))]),
+    "RNNBase": (lambda: distgrad.nn.RNNBase("RNN_TANH", 3, 4, batch_first=True), [(R, (2, 5, 3))]),
+    "LSTM": (lambda: distgrad.nn.LSTM(3, 4, num_layers=2, proj_size=2, batch_first=True), [(R, (2, 5, 3))]),
+    "GRU": (lambda: distgrad.nn.GRU(3, 4, bidirectional=True), [(R, (5, 2, 3)), (R, (2, 2, 4))]),
+    "RNNCell": (lambda: distgrad.nn.RNNCell(3, 4), [(R, (2, 3)), (R, (2, 4))]),
+    "LSTMCell": (lambda: distgrad.nn.LSTMCell(3, 4), [(R, (2, 3))]),
+    "GRUCell": (lambda: distgrad.nn.GRUCell(3, 4, bias=False), [(R, (3,))]),
     "PairwiseDistance": (lambda: distgrad.nn.PairwiseDistance(p=1.5), [(R, (3, 4)), (R, (3, 4))]),
     "CosineSimilarity": (lambda: distgrad.nn.CosineSimilarity(dim=0), [(R, (3, 4)), (R, (3, 4))]),
     "ReLU": (lambda: distgrad.nn.ReLU(), [(A, (3, 4))]),
@@ -260,3 +267,5 @@ LAYERS = {
 RANDOM_LAYERS = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d"}
 # hold other modules or tensors, have no forward of their own (moved by Module.to: see the tests)
 CONTAINERS = {"Module", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"}
+# base classes with no forward of their own (their subclasses have cases)
+BASES = {"RNNCellBase"}

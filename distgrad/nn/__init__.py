@@ -26,6 +26,8 @@ from distgrad.nn.module import Module  # noqa: F401
 from distgrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
 from distgrad.nn.parameter import Buffer, Parameter  # noqa: F401
 from distgrad.nn.pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d  # noqa: F401,E501
+from distgrad.nn.rnn import GRU, LSTM, RNN, RNNBase  # noqa: F401
+from distgrad.nn.rnn_cells import GRUCell, LSTMCell, RNNCell, RNNCellBase  # noqa: F401
 from distgrad.nn.sparse import Embedding  # noqa: F401
 from distgrad.nn.transformer import Transformer, TransformerDecoder, TransformerEncoder  # noqa: F401
 from distgrad.nn.transformer_layers import TransformerDecoderLayer, TransformerEncoderLayer  # noqa: F401

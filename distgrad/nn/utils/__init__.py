@@ -1,4 +1,4 @@
-"""distgrad.nn.utils: gradient clipping and parameter/vector conversion.
+"""distgrad.nn.utils: gradient clipping, parameter/vector conversion and packed sequences (``rnn``).
 
 Example::
 
@@ -13,3 +13,4 @@ from distgrad.nn.utils.clip_grad import clip_grad_norm_, clip_grad_value_  # noq
 from distgrad.nn.utils.convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
 
 clip_grad_norm = clip_grad_norm_  # PyTorch's deprecated alias
+from distgrad.nn.utils import rnn  # noqa: F401,E402  (nn.utils.rnn: packed sequences)
