@@ -5,38 +5,23 @@ checkpoint is written, and that stopping after one epoch and resuming ends with 
 bit-identical to an uninterrupted run (compared through the digest the script prints).
 These tests start mpiexec themselves, so they run in the ordinary single-process session.
 """
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+
+from example_runs import ROOT, clean_env, launch
 
 pytest.importorskip("mpi4py")
 pytest.importorskip("sklearn")
 
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "train_digits.py"
 
 
-def _clean_env():
-    """This process's environment without what an enclosing mpiexec set (a test session may run
-    under one), so the child starts its own job or runs as a plain singleton."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OMPI_COMM_WORLD", "OMPI_MCA", "PMIX_", "PMI_", "OMPI_UNIVERSE"))}
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1",
-               OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    return env
-
-
 def _launch(tmp_path, *args, ranks=2, timeout=240):
-    env = _clean_env()
-    cmd = [sys.executable, "-m", "launch", "-n", str(ranks), str(SCRIPT), "--no-progress",
-           "--checkpoint", str(tmp_path / "ckpt.safetensors"), *args]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc.stdout
+    return launch(SCRIPT, "--no-progress", "--checkpoint", str(tmp_path / "ckpt.safetensors"), *args,
+                  ranks=ranks, timeout=timeout)
 
 
 def _final(stdout):
@@ -63,7 +48,7 @@ def test_two_ranks_train_and_resume_bit_identical(tmp_path):
 def test_one_rank_in_process_gives_the_same_weights_as_plain_python(tmp_path):
     common = ["--model", "mlp", "--epochs", "1", "--batch-size", "64"]
     launched = _final(_launch(tmp_path / "a", *common, ranks=1))
-    env = _clean_env()
+    env = clean_env()
     plain = subprocess.run([sys.executable, str(SCRIPT), "--no-progress", "--checkpoint",
                             str(tmp_path / "p.safetensors"), *common],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)

@@ -1,0 +1,82 @@
+"""Character-level text data for the language-model examples (``char_lstm.py``, ``transformer_lm.py``).
+
+The bundled corpus is ``examples/data/river.txt``, a short story written for distgrad (about
+5 KB).  Characters are the tokens; a training example is a window of ``seq_len + 1``
+characters, the model reads the first ``seq_len`` and predicts the next character at each
+position.  Windows start every ``stride`` characters, so an epoch covers the text about
+``seq_len / stride`` times; the last tenth of the text is held out for validation.
+"""
+import os
+import sys
+
+import numpy as np
+
+import distgrad as torch
+from distgrad.utils.data import TensorDataset
+
+DEFAULT_TEXT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "river.txt")
+
+
+class CharVocab:
+    """The sorted set of characters of a text, with encode/decode."""
+
+    def __init__(self, text):
+        self.chars = sorted(set(text))
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self):
+        return len(self.chars)
+
+    def encode(self, text):
+        return np.array([self.index[c] for c in text], dtype=np.int64)
+
+    def decode(self, ids):
+        return "".join(self.chars[int(i)] for i in ids)
+
+
+def load_text(path=DEFAULT_TEXT):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def windows(ids, seq_len, stride):
+    """(inputs, targets) int64 tensors of shape (N, seq_len): targets are inputs shifted by one."""
+    starts = np.arange(0, len(ids) - seq_len - 1, stride)
+    x = np.stack([ids[s:s + seq_len] for s in starts])
+    y = np.stack([ids[s + 1:s + seq_len + 1] for s in starts])
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def datasets(text, vocab, seq_len, stride, val_fraction=0.1):
+    """Train and validation TensorDatasets of windows over the text split at ``1 - val_fraction``."""
+    ids = vocab.encode(text)
+    cut = int(len(ids) * (1 - val_fraction))
+    return (TensorDataset(*windows(ids[:cut], seq_len, stride)),
+            TensorDataset(*windows(ids[cut - seq_len:], seq_len, seq_len // 2)))
+
+
+def evaluate(model, dataset, batch_size=64):
+    """Mean cross-entropy (nats per character) of ``model`` over ``dataset``, in eval mode."""
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(dataset), batch_size):
+            x, y = dataset[i:i + batch_size]
+            logits = model(x)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                                     reduction="sum")
+            total += loss.item()
+            count += y.numel()
+    model.train()
+    return total / max(count, 1)
+
+
+def progress(iterable, enabled, desc, total):
+    """A tqdm bar on rank 0 (when tqdm is installed), else the iterable itself."""
+    if not enabled:
+        return iterable
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True, file=sys.stdout)
