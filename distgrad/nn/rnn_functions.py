@@ -20,7 +20,7 @@ Example::
     >>> c
     tensor([[0., 0.]])
 """
-from distgrad.autograd.ops.join import cat
+from distgrad.autograd.ops.join import cat, split_pieces
 from distgrad.nn.linear_functions import linear
 
 
@@ -40,13 +40,10 @@ def rnn_relu_step(xi, h, w_hh, b_hh):
 
 def lstm_step(xi, h, c, w_hh, b_hh, w_hr=None):
     """One LSTM step: ``(h', c')``; with ``w_hr`` (``proj_size``) ``h'`` is projected, ``h' W_hr^T``."""
-    gates = xi + _hidden(h, w_hh, b_hh)
     n = c.shape[-1]
-    i_f = gates[..., :2 * n].sigmoid()
-    g = gates[..., 2 * n:3 * n].tanh()
-    o = gates[..., 3 * n:].sigmoid()
-    c = i_f[..., n:] * c + i_f[..., :n] * g
-    h = o * c.tanh()
+    i, f, g, o = split_pieces(xi + _hidden(h, w_hh, b_hh), [n] * 4, -1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    h = o.sigmoid() * c.tanh()
     if w_hr is not None:
         h = linear(h, w_hr)
     return h, c
@@ -54,11 +51,11 @@ def lstm_step(xi, h, c, w_hh, b_hh, w_hr=None):
 
 def gru_step(xi, h, w_hh, b_hh):
     """One GRU step: ``n + z (h - n)`` with ``n = tanh(xi_n + r (h W_hn^T + b_hn))``."""
-    hh = _hidden(h, w_hh, b_hh)
     n = h.shape[-1]
-    rz = (xi[..., :2 * n] + hh[..., :2 * n]).sigmoid()
-    new = (xi[..., 2 * n:] + rz[..., :n] * hh[..., 2 * n:]).tanh()
-    return new + rz[..., n:] * (h - new)
+    x_r, x_z, x_n = split_pieces(xi, [n] * 3, -1)
+    h_r, h_z, h_n = split_pieces(_hidden(h, w_hh, b_hh), [n] * 3, -1)
+    new = (x_n + (x_r + h_r).sigmoid() * h_n).tanh()
+    return new + (x_z + h_z).sigmoid() * (h - new)
 
 
 def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -90,9 +87,7 @@ def run_direction(step, xi, batch_sizes, state, reverse):
     maps ``(xi_t, *state)`` to the new state, whose first tensor is the output.
     The final state has each sequence's state after its own last step.
     """
-    offsets = [0]
-    for b in batch_sizes[:-1]:
-        offsets.append(offsets[-1] + b)
+    steps = split_pieces(xi, batch_sizes, 0)  # one node for all steps: its backward concatenates once
     outputs = [None] * len(batch_sizes)
     if not reverse:
         finished = []  # states of sequences that ended, shortest (last rows) first
@@ -101,7 +96,7 @@ def run_direction(step, xi, batch_sizes, state, reverse):
             if b < cur[0].shape[0]:
                 finished.append(tuple(s[b:] for s in cur))
                 cur = tuple(s[:b] for s in cur)
-            cur = _as_tuple(step(xi[offsets[t]:offsets[t] + b], *cur))
+            cur = _as_tuple(step(steps[t], *cur))
             outputs[t] = cur[0]
         final = cur if not finished else tuple(cat([c] + [f[k] for f in reversed(finished)])
                                                for k, c in enumerate(cur))
@@ -111,7 +106,7 @@ def run_direction(step, xi, batch_sizes, state, reverse):
             b = batch_sizes[t]
             if b > cur[0].shape[0]:  # longer sequences start here (going backwards): their initial state joins
                 cur = tuple(cat([c, s[c.shape[0]:b]]) for c, s in zip(cur, state))
-            cur = _as_tuple(step(xi[offsets[t]:offsets[t] + b], *cur))
+            cur = _as_tuple(step(steps[t], *cur))
             outputs[t] = cur[0]
         final = cur
     return cat(outputs) if len(outputs) > 1 else outputs[0], final

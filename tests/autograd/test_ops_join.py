@@ -150,3 +150,18 @@ def test_split_family_errors():
         x.select(0, 3)
     with pytest.raises(RuntimeError, match="narrow\\(\\) cannot be applied to a 0-dim tensor"):
         distgrad.tensor(1.0).narrow(0, 0, 1)
+
+
+def test_split_pieces_is_one_node_with_split_gradients():
+    from distgrad.autograd.ops.join import split_pieces
+    x = distgrad.randn(5, 4, dtype=distgrad.float64, requires_grad=True)
+    pieces = split_pieces(x, [1, 3], 1)
+    assert [tuple(p.shape) for p in pieces] == [(5, 1), (5, 3)]
+    assert pieces[0].grad_fn is pieces[1].grad_fn and pieces[0].grad_fn.name() == "SplitWithSizesBackward0"
+    np.testing.assert_array_equal(pieces[1].detach().numpy(), x.detach().numpy()[:, 1:])
+    fn = lambda a: tuple(p.sin() * (i + 1) for i, p in enumerate(split_pieces(a, [2, 1, 2])))  # noqa: E731
+    assert gradcheck(fn, [x]) and gradgradcheck(fn, [x])
+    only_last = lambda a: split_pieces(a, [2, 3])[1].exp()  # noqa: E731  (the unused piece gets zeros)
+    assert gradcheck(only_last, [x]) and gradgradcheck(only_last, [x])
+    with pytest.raises(RuntimeError, match="split_with_sizes expects split_sizes to sum exactly to 5"):
+        split_pieces(x, [2, 2])

@@ -17,6 +17,7 @@ from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.index import Select, getitem
+from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
 
 
@@ -253,6 +254,58 @@ def unbind(input, dim=0):
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = input._dim(dim)
     return tuple(UnbindPiece.apply(input, _along(d, input.ndim, i)) for i in range(input.shape[d]))
+
+
+class SplitPieces(ArrayFunction):
+    """All pieces of a split as one node: the backward concatenates their gradients once.
+
+    ``split`` records a node per piece, each of whose backward writes its
+    gradient into zeros of the whole input; summing those is O(pieces x size).
+    A loop over time steps (the recurrent layers) cuts one tensor into
+    hundreds of pieces, so it uses this instead: one ``SplitWithSizesBackward0``
+    node, as PyTorch records for ``split``.
+    """
+
+    node_name = "SplitWithSizesBackward0"
+    array_backward = True
+
+    @staticmethod
+    def forward(ctx, x, sizes, dim):
+        ctx.dim = dim
+        out, start = [], 0
+        for s in sizes:
+            out.append(x[_along(dim, x.ndim, slice(start, start + s))])
+            start += s
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx, *grads):  # pieces without a gradient arrive as zeros (materialize_grads)
+        return xp_of(grads[0]).concatenate(grads, axis=ctx.dim), None, None
+
+
+def split_pieces(input, sizes, dim=0):
+    """``input.split(sizes, dim)`` recorded as one node (see :class:`SplitPieces`); the pieces are copies
+    in effect: they are not tracked as views, so they must not be modified in place.
+
+    Example::
+
+        >>> import distgrad
+        >>> from distgrad.autograd.ops.join import split_pieces
+        >>> x = distgrad.arange(5.0, requires_grad=True)
+        >>> a, b = split_pieces(x, [2, 3])
+        >>> (a.sum() * 2 + b.sum()).backward()
+        >>> x.grad
+        tensor([2., 2., 1., 1., 1.])
+    """
+    d = input._dim(dim)
+    sizes = [int(s) for s in sizes]
+    if sum(sizes) != input.shape[d] or any(s < 0 for s in sizes):
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {input.shape[d]} (input tensor's "
+                           f"size at dimension {d}), but got split_sizes={sizes}")
+    if len(sizes) == 1:
+        return (input,)
+    pieces = SplitPieces.apply(input, sizes, d)
+    return pieces if isinstance(pieces, tuple) else (pieces,)
 
 
 def select(input, dim, index):
