@@ -21,6 +21,7 @@ Example::
     tensor([[0., 0.]])
 """
 from distgrad.autograd.ops.join import cat, split_pieces
+from distgrad.autograd.ops.recurrent import lstm_cell_gates
 from distgrad.nn.linear_functions import linear
 
 
@@ -39,11 +40,11 @@ def rnn_relu_step(xi, h, w_hh, b_hh):
 
 
 def lstm_step(xi, h, c, w_hh, b_hh, w_hr=None):
-    """One LSTM step: ``(h', c')``; with ``w_hr`` (``proj_size``) ``h'`` is projected, ``h' W_hr^T``."""
-    n = c.shape[-1]
-    i, f, g, o = split_pieces(xi + _hidden(h, w_hh, b_hh), [n] * 4, -1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    h = o.sigmoid() * c.tanh()
+    """One LSTM step: ``(h', c')``; with ``w_hr`` (``proj_size``) ``h'`` is projected, ``h' W_hr^T``.
+
+    The gate activations and the cell update are one fused op (:mod:`distgrad.autograd.ops.recurrent`).
+    """
+    h, c = lstm_cell_gates(xi + _hidden(h, w_hh, b_hh), c)
     if w_hr is not None:
         h = linear(h, w_hr)
     return h, c

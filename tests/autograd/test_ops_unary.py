@@ -168,3 +168,18 @@ def test_methods_are_bound():
                  "neg", "negative", "square", "reciprocal", "expm1", "log1p", "log2", "log10", "sign",
                  "floor", "ceil", "round", "trunc", "erf"):
         assert getattr(x, name)().shape == (3,)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_sigmoid_at_extremes_matches_torch_without_warnings(dtype):
+    torch = pytest.importorskip("torch")
+    import warnings
+    x = np.array([-1e4, -800.0, -100.0, -20.0, -5.0, 0.0, 5.0, 20.0, 100.0, 1e4]).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = distgrad.sigmoid(distgrad.tensor(x)).numpy()
+    theirs = torch.sigmoid(torch.tensor(x)).numpy()
+    assert ours.dtype == theirs.dtype
+    tiny = np.finfo(dtype).tiny  # below the smallest normal number the two may round differently
+    np.testing.assert_allclose(ours, theirs, rtol=2 * np.finfo(dtype).eps, atol=tiny)
+    np.testing.assert_array_equal(distgrad.sigmoid(distgrad.tensor(x[0])).numpy(), 0.0)  # 0-d input

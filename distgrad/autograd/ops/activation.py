@@ -32,9 +32,7 @@ def _xp(x):
 
 
 def _stable_sigmoid(x):
-    xp = _xp(x)
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    return unary.sigmoid_array(x)
 
 
 def _sigmoid(x):

@@ -13,6 +13,8 @@ Example::
 """
 import math
 
+import numpy as _np  # host-side only: errstate, to silence the overflow sigmoid_array expects
+
 from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
@@ -198,6 +200,34 @@ class Tanh(ArrayFunction):
         return g * (1 - y * y)
 
 
+def sigmoid_array(x):
+    """``1 / (1 + exp(-x))`` of a float array, in its dtype: the forward of every sigmoid.
+
+    In float32/float64 it is four in-place passes; ``exp(-x)`` overflows to inf
+    only where the answer rounds to 0 anyway (below about -88 / -709), and
+    1 / inf is that 0 (the overflow warning is silenced).  float16 would
+    overflow already at -11, so it takes the two-branch form with ``exp(-|x|)``.
+
+    Example::
+
+        >>> import numpy as np
+        >>> sigmoid_array(np.array([-1000.0, 0.0, 1000.0]))
+        array([0. , 0.5, 1. ])
+    """
+    xp = _xp(x)
+    if x.dtype.itemsize < 4:
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    t = xp.negative(x, out=xp.empty_like(x))  # out=: an array also for 0-d input (not a NumPy scalar)
+    if backend.is_host_module(xp):
+        with _np.errstate(over="ignore"):
+            xp.exp(t, out=t)
+    else:
+        xp.exp(t, out=t)
+    t += 1
+    return xp.reciprocal(t, out=t)
+
+
 class Sigmoid(ArrayFunction):
     """Logistic sigmoid ``1 / (1 + exp(-x))``, without overflow for large ``|x|`` (``torch.sigmoid``)."""
 
@@ -205,10 +235,7 @@ class Sigmoid(ArrayFunction):
 
     @staticmethod
     def forward(ctx, x):
-        xp = _xp(x)
-        # exp of a non-positive number only: no overflow warnings for large |x|
-        e = xp.exp(-xp.abs(x))
-        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        y = sigmoid_array(x)
         ctx.save_for_backward(y)
         return y
 
