@@ -55,6 +55,22 @@ _FROM_NP = {d.np: d for d in ALL}
 _NAMES = {d.name: d for d in ALL}
 _NAMES.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
 
+_SCALAR_TYPE_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+                      "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double"}
+
+
+def torch_name(d):
+    """PyTorch's scalar-type name of a dtype (or a NumPy dtype / its name), as its error messages print it.
+
+    Example::
+
+        >>> torch_name(int64), torch_name(np.dtype("float32"))
+        ('Long', 'Float')
+    """
+    name = d.name if isinstance(d, (dtype, np.dtype)) else str(d)
+    return _SCALAR_TYPE_NAMES.get(name, name)
+
+
 _default_float = float32
 
 

@@ -104,6 +104,25 @@ TENSOR_OPS = {
     "logit": (lambda m, a: m.logit(a), [(U, (3, 4))]),
     "logit_eps": (lambda m, a: m.logit(a, eps=0.2), [(U, (3, 4))]),
     "xlogy": (lambda m, a, b: m.xlogy(a, b), [(R, (3, 4)), (P, (4,))]),
+    # elementwise: hyperbolic functions, atan2, hypot, copysign, fmod, frac, sgn, nan_to_num, angles
+    "sinh": (lambda m, a: m.sinh(a), [(R, (3, 4))]),
+    "cosh": (lambda m, a: m.cosh(a), [(R, (3, 4))]),
+    "asinh": (lambda m, a: m.asinh(a), [(R, (3, 4))]),
+    "arcsinh": (lambda m, a: m.arcsinh(a), [(R, (3, 4))]),
+    "acosh": (lambda m, a: m.acosh(a + 1.2), [(P, (3, 4))]),
+    "arccosh": (lambda m, a: m.arccosh(a * 2), [(P, (3, 4))]),
+    "atanh": (lambda m, a: m.atanh(a * 1.8 - 0.9), [(U, (3, 4))]),
+    "arctanh": (lambda m, a: m.arctanh(a - 0.5), [(U, (3, 4))]),
+    "atan2": (lambda m, a, b: m.atan2(a, b), [(R, (3, 4)), (R, (4,))]),
+    "arctan2": (lambda m, a, b: m.arctan2(a, b), [(R, (3, 4)), (R, (3, 4))]),
+    "hypot": (lambda m, a, b: m.hypot(a, b), [(R, (3, 4)), (R, (4,))]),
+    "copysign": (lambda m, a, b: m.copysign(a, b), [(R, (3, 4)), (R, (3, 4))]),
+    "fmod": (lambda m, a, b: m.fmod(a * 3, b + 1.5), [(R, (3, 4)), (P, (4,))]),
+    "frac": (lambda m, a: m.frac(a * 3), [(R, (3, 4))]),
+    "sgn": (lambda m, a: m.sgn(a) * a, [(R, (3, 4))]),
+    "nan_to_num": (lambda m, a: m.nan_to_num(m.log(a), neginf=-3.0), [(R, (3, 4))]),
+    "deg2rad": (lambda m, a: m.deg2rad(a), [(R, (3, 4))]),
+    "rad2deg": (lambda m, a: m.rad2deg(a), [(R, (3, 4))]),
     # linear algebra bound at the top level
     "det": (lambda m, a: m.det(a), [(R, (2, 3, 3))]),
     "slogdet": (lambda m, a: m.slogdet(a).logabsdet, [(R, (2, 3, 3))]),
@@ -127,6 +146,7 @@ TENSOR_OPS_NON_DIFF = {
     "histc": lambda m, a: m.histc(a, bins=5, min=-2, max=2),
     "searchsorted": lambda m, a: m.searchsorted(a.flatten().sort().values, a * 0.9, right=True),
     "bucketize": lambda m, a: m.bucketize(a, m.tensor([-1.0, 0.0, 1.0], dtype=a.dtype)),
+    "signbit": lambda m, a: m.signbit(a * m.tensor([1.0, -1.0, 0.0, -0.0], dtype=a.dtype)),
 }
 
 # random ops: their distributions are tested in tests/autograd/test_ops_sampling.py

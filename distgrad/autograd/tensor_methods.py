@@ -15,6 +15,7 @@ from distgrad.autograd.ops import compare as cmp
 from distgrad.autograd.ops import counting as cnt
 from distgrad.autograd.ops import cast
 from distgrad.autograd.ops import decompositions as dec
+from distgrad.autograd.ops import elementwise as ew
 from distgrad.autograd.ops import gather as ga
 from distgrad.autograd.ops import index as ix
 from distgrad.autograd.ops import inplace as ip
@@ -147,6 +148,39 @@ Tensor.xlogy = spf.xlogy
 Tensor.i0 = spf.i0
 Tensor.sinc = spf.sinc
 Tensor.logit = spf.logit
+Tensor.sinh = ew.sinh
+Tensor.sinh_ = ew.sinh_
+Tensor.cosh = ew.cosh
+Tensor.cosh_ = ew.cosh_
+Tensor.asinh = ew.asinh
+Tensor.asinh_ = ew.asinh_
+Tensor.acosh = ew.acosh
+Tensor.acosh_ = ew.acosh_
+Tensor.atanh = ew.atanh
+Tensor.atanh_ = ew.atanh_
+Tensor.atan2 = ew.atan2
+Tensor.atan2_ = ew.atan2_
+Tensor.hypot = ew.hypot
+Tensor.hypot_ = ew.hypot_
+Tensor.copysign = ew.copysign
+Tensor.copysign_ = ew.copysign_
+Tensor.fmod = ew.fmod
+Tensor.fmod_ = ew.fmod_
+Tensor.frac = ew.frac
+Tensor.frac_ = ew.frac_
+Tensor.sgn = ew.sgn
+Tensor.sgn_ = ew.sgn_
+Tensor.nan_to_num = ew.nan_to_num
+Tensor.nan_to_num_ = ew.nan_to_num_
+Tensor.deg2rad = ew.deg2rad
+Tensor.deg2rad_ = ew.deg2rad_
+Tensor.rad2deg = ew.rad2deg
+Tensor.rad2deg_ = ew.rad2deg_
+Tensor.arcsinh = ew.asinh
+Tensor.arccosh = ew.acosh
+Tensor.arctanh = ew.atanh
+Tensor.arctan2 = ew.atan2
+Tensor.signbit = ew.signbit
 Tensor.clamp = un.clamp
 Tensor.clip = un.clamp
 

@@ -41,6 +41,7 @@ import warnings
 from collections import OrderedDict, defaultdict
 
 from distgrad import backend
+from distgrad import dtypes
 from distgrad.autograd.graph import RemovableHandle, add_hook
 from distgrad.autograd.grad_mode import enable_grad, no_grad
 from distgrad.autograd.raw import array_of, bump_version
@@ -64,9 +65,7 @@ required = _RequiredParameter()
 def typename(obj):
     """PyTorch-style type name used in error messages (``distgrad.FloatTensor``, ``int`` ...)."""
     if isinstance(obj, Tensor):
-        names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-        return f"distgrad.{names[obj.dtype.name]}Tensor"
+        return f"distgrad.{dtypes.torch_name(obj.dtype)}Tensor"
     cls = type(obj)
     if cls.__module__ == "builtins":
         return cls.__qualname__

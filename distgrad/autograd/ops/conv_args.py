@@ -12,6 +12,7 @@ Example::
     >>> g.out_size
     (14, 14)
 """
+from distgrad import dtypes
 from distgrad.autograd.tensor import Tensor
 
 
@@ -139,8 +140,7 @@ def check_pair_dtypes(op, input, weight, bias):
 
 
 def _name(t):
-    return {"float64": "Double", "float32": "Float", "float16": "Half", "int64": "Long", "int32": "Int",
-            "int16": "Short", "int8": "Char", "uint8": "Byte"}.get(str(t._data.dtype), str(t.dtype))
+    return dtypes.torch_name(t._data.dtype)
 
 
 def _check_input_rank(op, dim, in_shape):

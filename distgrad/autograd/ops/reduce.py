@@ -392,11 +392,11 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
         dt = dtypes.as_dtype(dtype)
         if not dt.is_floating_point:
             raise RuntimeError(f"linalg.vector_norm: dtype should be floating point or complex, but got "
-                               f"{_TORCH_NAMES.get(dt.name, dt.name)}")
+                               f"{dtypes.torch_name(dt)}")
         x = to(x, dt)
     if x._data.dtype.kind != "f":
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-                           f"{_TORCH_NAMES.get(x._data.dtype.name, x._data.dtype.name)}")
+                           f"{dtypes.torch_name(x._data.dtype)}")
     axes = normalize_dims(dim, x.ndim, "linalg.vector_norm")
     if ord == 2:
         s = sum(x * x, axes, keepdim)
@@ -418,10 +418,6 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     if bool(zero._data.any()):  # as for ord=2: a zero norm gets gradient 0, not inf * 0
         return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / ord))
     return s ** (1.0 / ord)
-
-
-_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None, *, out=None):

@@ -23,6 +23,7 @@ import collections
 import numpy as np  # host-side only: shape broadcasting, machine epsilon, errstate
 
 from distgrad import backend
+from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.arithmetic import broadcast_error, where
 from distgrad.autograd.ops.linalg import matmul
@@ -62,13 +63,10 @@ linalg_slogdet = return_type("linalg_slogdet", ["sign", "logabsdet"])
 linalg_inv_ex = return_type("linalg_inv_ex", ["inverse", "info"])
 linalg_lstsq = return_type("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
 
-_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}
-
 
 def torch_type_name(t):
     """PyTorch's scalar-type name of ``t``'s dtype (``Float``, ``Long``...), for error messages."""
-    return _TORCH_NAMES.get(t._data.dtype.name, t._data.dtype.name)
+    return dtypes.torch_name(t._data.dtype)
 
 
 def check_float(op, t):

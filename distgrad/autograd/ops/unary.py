@@ -289,11 +289,14 @@ class _PiecewiseConstant(ArrayFunction):
 
 
 class Sign(_PiecewiseConstant):
-    """-1, 0 or 1 by the sign of ``x``; zero gradient (``torch.sign``)."""
+    """-1, 0 or 1 by the sign of ``x``, 0 for NaN as in PyTorch; zero gradient (``torch.sign``)."""
 
     @staticmethod
     def forward(ctx, x):
-        return _xp(x).sign(x)
+        y = _xp(x).sign(x)
+        if x.dtype.kind == "f":
+            y = _xp(x).where(x != x, 0, y)
+        return y
 
 
 class Floor(_PiecewiseConstant):
