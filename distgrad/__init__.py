@@ -38,6 +38,9 @@ from distgrad.autograd.ops.elementwise import (acosh, asinh, atan2, atanh, copys
 from distgrad.autograd.ops.elementwise import acosh as arccosh, asinh as arcsinh, atan2 as arctan2  # noqa: F401
 from distgrad.autograd.ops.elementwise import atanh as arctanh  # noqa: F401
 from distgrad.autograd.ops.assemble import atleast_1d, atleast_2d, atleast_3d, block_diag, cartesian_prod, meshgrid  # noqa: F401,E501
+from distgrad.autograd.ops.assemble import column_stack, dstack, hstack, row_stack, vstack  # noqa: F401
+from distgrad.autograd.ops.statistics import (aminmax, isin, masked_select, nanmean, nansum, std_mean,  # noqa: F401
+                                              take, tril_indices, triu_indices, var_mean)
 from distgrad.autograd.ops.layout import (diag, diag_embed, diagflat, diagonal, fliplr, flipud,  # noqa: F401
                                           repeat_interleave, roll, rot90, tile)
 from distgrad.autograd.ops.products import (addbmm, addmm, addmv, addr, baddbmm, chain_matmul, cross,  # noqa: F401

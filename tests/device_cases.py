@@ -39,7 +39,7 @@ class On:
     """The distgrad module, except that new tensors go to ``device`` unless a call says otherwise."""
 
     _CREATORS = frozenset({"tensor", "zeros", "ones", "full", "arange", "empty", "eye", "linspace", "rand",
-                           "randn", "randint", "randperm", "as_tensor"})
+                           "randn", "randint", "randperm", "as_tensor", "tril_indices", "triu_indices"})
 
     def __init__(self, device):
         self.device = device

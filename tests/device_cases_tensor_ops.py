@@ -123,6 +123,19 @@ TENSOR_OPS = {
     "nan_to_num": (lambda m, a: m.nan_to_num(m.log(a), neginf=-3.0), [(R, (3, 4))]),
     "deg2rad": (lambda m, a: m.deg2rad(a), [(R, (3, 4))]),
     "rad2deg": (lambda m, a: m.rad2deg(a), [(R, (3, 4))]),
+    # NaN-skipping and paired reductions, selections, stacking
+    "nansum": (lambda m, a: m.nansum(m.where(a > 1.0, float("nan"), a), 1), [(R, (3, 4))]),
+    "nanmean": (lambda m, a: m.nanmean(m.where(a < -1.0, float("nan"), a), 0), [(R, (3, 4))]),
+    "aminmax": (lambda m, a: m.aminmax(a, dim=1).min + m.aminmax(a).max, [(D, (3, 4))]),
+    "std_mean": (lambda m, a: m.std_mean(a, 1)[0] * m.std_mean(a, 1)[1], [(R, (3, 4))]),
+    "var_mean": (lambda m, a: m.var_mean(a, 0, correction=0)[0] + m.var_mean(a)[1], [(R, (3, 4))]),
+    "masked_select": (lambda m, a: m.masked_select(a, a > 0), [(R, (3, 4))]),
+    "take": (lambda m, a: m.take(a, m.tensor([[0, 7], [-1, 3]])), [(R, (3, 4))]),
+    "hstack": (lambda m, a, b: m.hstack([a, b]), [(R, (3, 2)), (R, (3, 4))]),
+    "vstack": (lambda m, a, b: m.vstack([a, b]), [(R, (4,)), (R, (2, 4))]),
+    "row_stack": (lambda m, a, b: m.row_stack([a, b]), [(R, (2, 4)), (R, (1, 4))]),
+    "dstack": (lambda m, a, b: m.dstack([a, b]), [(R, (3, 4)), (R, (3, 4))]),
+    "column_stack": (lambda m, a, b: m.column_stack([a, b]), [(R, (3,)), (R, (3, 2))]),
     # linear algebra bound at the top level
     "det": (lambda m, a: m.det(a), [(R, (2, 3, 3))]),
     "slogdet": (lambda m, a: m.slogdet(a).logabsdet, [(R, (2, 3, 3))]),
@@ -146,6 +159,9 @@ TENSOR_OPS_NON_DIFF = {
     "histc": lambda m, a: m.histc(a, bins=5, min=-2, max=2),
     "searchsorted": lambda m, a: m.searchsorted(a.flatten().sort().values, a * 0.9, right=True),
     "bucketize": lambda m, a: m.bucketize(a, m.tensor([-1.0, 0.0, 1.0], dtype=a.dtype)),
+    "isin": lambda m, a: m.isin((a * 2).long(), m.tensor([0, 1, -1])),
+    "tril_indices": lambda m, a: m.tril_indices(3, 4, 1),
+    "triu_indices": lambda m, a: m.triu_indices(4, 3, -1),
     "signbit": lambda m, a: m.signbit(a * m.tensor([1.0, -1.0, 0.0, -0.0], dtype=a.dtype)),
 }
 

@@ -33,6 +33,7 @@ from distgrad.autograd.ops import scatter_reduce as scr
 from distgrad.autograd.ops import shape as sh
 from distgrad.autograd.ops import softmax as sm
 from distgrad.autograd.ops import splits as spl
+from distgrad.autograd.ops import statistics as st
 from distgrad.autograd.ops import special_functions as spf
 from distgrad.autograd.ops import solvers as sv
 from distgrad.autograd.ops import unary as un
@@ -373,3 +374,8 @@ Tensor.unique = cnt.unique
 Tensor.unique_consecutive = cnt.unique_consecutive
 Tensor.bincount = cnt.bincount
 Tensor.histc = cnt.histc
+Tensor.nansum = st.nansum
+Tensor.nanmean = st.nanmean
+Tensor.aminmax = st.aminmax
+Tensor.masked_select = st.masked_select
+Tensor.take = st.take

@@ -168,3 +168,66 @@ def atleast_3d(*tensors):
         distgrad.Size([2, 3, 1])
     """
     return _atleast(tensors, 3, "atleast_3d")
+
+
+def _non_empty(tensors, op):
+    tensors = _tensor_list((tensors,) if isinstance(tensors, Tensor) else tuple(tensors), op)
+    if not tensors:
+        raise RuntimeError(f"{op} expects a non-empty TensorList")
+    return tensors
+
+
+def hstack(tensors):
+    """Concatenate horizontally: along dim 0 for 1-D inputs, else dim 1 (``torch.hstack``).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.hstack([distgrad.ones(2), distgrad.zeros(1)])
+        tensor([1., 1., 0.])
+    """
+    ts = _atleast(_non_empty(tensors, "hstack"), 1, "hstack")
+    ts = (ts,) if isinstance(ts, Tensor) else ts
+    return cat(list(ts), 0 if ts[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Concatenate vertically, vectors as rows (``torch.vstack``, alias ``row_stack``).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.vstack([distgrad.ones(2), distgrad.zeros(2)]).shape
+        distgrad.Size([2, 2])
+    """
+    ts = _atleast(_non_empty(tensors, "vstack"), 2, "vstack")
+    return cat(list((ts,) if isinstance(ts, Tensor) else ts), 0)
+
+
+def dstack(tensors):
+    """Concatenate along the third dim, after :func:`atleast_3d` (``torch.dstack``).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.dstack([distgrad.ones(2), distgrad.zeros(2)]).shape
+        distgrad.Size([1, 2, 2])
+    """
+    ts = _atleast(_non_empty(tensors, "dstack"), 3, "dstack")
+    return cat(list((ts,) if isinstance(ts, Tensor) else ts), 2)
+
+
+def column_stack(tensors):
+    """Stack as columns: 0-d and 1-d inputs become (n, 1) columns, the rest join along dim 1.
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.column_stack([distgrad.ones(2), distgrad.zeros(2, 2)]).shape
+        distgrad.Size([2, 3])
+    """
+    ts = _non_empty(tensors, "column_stack")
+    return cat([t.reshape(t.numel(), 1) if t.ndim <= 1 else t for t in ts], 1)
+
+
+row_stack = vstack
