@@ -25,6 +25,7 @@ from distgrad.autograd.ops import linalg
 from distgrad.autograd.ops import matrix_functions as mf
 from distgrad.autograd.ops import misc
 from distgrad.autograd.ops import order
+from distgrad.autograd.ops import random_fill as rf
 from distgrad.autograd.ops import products as pr
 from distgrad.autograd.ops import reduce as rd
 from distgrad.autograd.ops import sampling as smp
@@ -312,6 +313,11 @@ Tensor.zero_ = ip.zero_
 Tensor.copy_ = ip.copy_
 Tensor.uniform_ = ip.uniform_
 Tensor.normal_ = ip.normal_
+Tensor.exponential_ = rf.exponential_
+Tensor.geometric_ = rf.geometric_
+Tensor.log_normal_ = rf.log_normal_
+Tensor.cauchy_ = rf.cauchy_
+Tensor.random_ = rf.random_
 Tensor.bernoulli = smp.bernoulli
 Tensor.multinomial = smp.multinomial
 
