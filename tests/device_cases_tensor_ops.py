@@ -136,6 +136,9 @@ TENSOR_OPS = {
     "row_stack": (lambda m, a, b: m.row_stack([a, b]), [(R, (2, 4)), (R, (1, 4))]),
     "dstack": (lambda m, a, b: m.dstack([a, b]), [(R, (3, 4)), (R, (3, 4))]),
     "column_stack": (lambda m, a, b: m.column_stack([a, b]), [(R, (3,)), (R, (3, 2))]),
+    "quantile": (lambda m, a: m.quantile(a, m.tensor([0.2, 0.9], dtype=m.float64), dim=1), [(D, (3, 4))]),
+    "nanquantile": (lambda m, a: m.nanquantile(m.where(a > 1.5, float("nan"), a), 0.6, dim=0,
+                                               interpolation="midpoint"), [(D, (3, 4))]),
     # linear algebra bound at the top level
     "det": (lambda m, a: m.det(a), [(R, (2, 3, 3))]),
     "slogdet": (lambda m, a: m.slogdet(a).logabsdet, [(R, (2, 3, 3))]),

@@ -25,6 +25,7 @@ from distgrad.autograd.ops import linalg
 from distgrad.autograd.ops import matrix_functions as mf
 from distgrad.autograd.ops import misc
 from distgrad.autograd.ops import order
+from distgrad.autograd.ops import quantile as qn
 from distgrad.autograd.ops import random_fill as rf
 from distgrad.autograd.ops import products as pr
 from distgrad.autograd.ops import reduce as rd
@@ -381,6 +382,8 @@ Tensor.unique_consecutive = cnt.unique_consecutive
 Tensor.bincount = cnt.bincount
 Tensor.histc = cnt.histc
 Tensor.nansum = st.nansum
+Tensor.quantile = qn.quantile
+Tensor.nanquantile = qn.nanquantile
 Tensor.nanmean = st.nanmean
 Tensor.aminmax = st.aminmax
 Tensor.masked_select = st.masked_select
