@@ -38,6 +38,9 @@ from distgrad.autograd.ops.elementwise import (acosh, asinh, atan2, atanh, copys
                                                frac, hypot, nan_to_num, rad2deg, sgn, signbit, sinh)
 from distgrad.autograd.ops.elementwise import acosh as arccosh, asinh as arcsinh, atan2 as arctan2  # noqa: F401
 from distgrad.autograd.ops.elementwise import atanh as arctanh  # noqa: F401
+from distgrad.autograd.ops.elementwise import (acos, asin, atan, exp2, isneginf, isposinf, logaddexp,  # noqa: F401
+                                               logaddexp2)
+from distgrad.autograd.ops.elementwise import acos as arccos, asin as arcsin, atan as arctan  # noqa: F401
 from distgrad.autograd.ops.assemble import atleast_1d, atleast_2d, atleast_3d, block_diag, cartesian_prod, meshgrid  # noqa: F401,E501
 from distgrad.autograd.ops.assemble import column_stack, dstack, hstack, row_stack, vstack  # noqa: F401
 from distgrad.autograd.ops.statistics import (aminmax, isin, masked_select, nanmean, nansum, std_mean,  # noqa: F401

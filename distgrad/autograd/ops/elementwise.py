@@ -1,6 +1,7 @@
-"""Elementwise functions beyond :mod:`distgrad.autograd.ops.unary`: hyperbolic functions and their
-inverses, ``atan2``, ``hypot``, ``copysign``, ``fmod``, ``frac``, ``sgn``, ``signbit``,
-``nan_to_num``, ``deg2rad`` / ``rad2deg``.
+"""Elementwise functions beyond :mod:`distgrad.autograd.ops.unary`: the inverse trigonometric
+functions, the hyperbolic functions and their inverses, ``exp2``, ``logaddexp``/``logaddexp2``,
+``isposinf``/``isneginf``, ``atan2``, ``hypot``, ``copysign``, ``fmod``, ``frac``, ``sgn``,
+``signbit``, ``nan_to_num``, ``deg2rad`` / ``rad2deg``.
 
 Dtype rules are PyTorch's: integer input to a float function gives the default float dtype;
 ``hypot`` and ``frac`` refuse integers as PyTorch does; ``fmod`` and ``sgn`` keep integers.
@@ -20,7 +21,7 @@ import math
 from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
-from distgrad.autograd.ops.arithmetic import as_operand, broadcast_error, promote, where
+from distgrad.autograd.ops.arithmetic import as_operand, broadcast_error, maximum, promote, where
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.inplace import apply_inplace
 from distgrad.autograd.ops.tensor_xp import xp_of
@@ -115,6 +116,69 @@ class Atanh(ArrayFunction):
     def backward(ctx, g):
         x, = ctx.saved_tensors
         return g / (1 - x * x)
+
+
+class Asin(ArrayFunction):
+    """``asin(x)`` (NaN outside [-1, 1]); derivative ``1 / sqrt(1 - x^2)``."""
+
+    array_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _xp(x).arcsin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / xp_of(g).sqrt(1 - x * x)
+
+
+class Acos(ArrayFunction):
+    """``acos(x)``; derivative ``-1 / sqrt(1 - x^2)``."""
+
+    array_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _xp(x).arccos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return -g / xp_of(g).sqrt(1 - x * x)
+
+
+class Atan(ArrayFunction):
+    """``atan(x)``; derivative ``1 / (1 + x^2)``."""
+
+    array_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _xp(x).arctan(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / (1 + x * x)
+
+
+def asin(input):
+    """Inverse sine (``torch.asin``, alias ``arcsin``); NaN outside [-1, 1]."""
+    return Asin.apply(_floating(input))
+
+
+def acos(input):
+    """Inverse cosine (``torch.acos``, alias ``arccos``); NaN outside [-1, 1]."""
+    return Acos.apply(_floating(input))
+
+
+def atan(input):
+    """Inverse tangent (``torch.atan``, alias ``arctan``)."""
+    return Atan.apply(_floating(input))
 
 
 def sinh(input):
@@ -352,6 +416,66 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     return where(out == -math.inf, neginf, out)
 
 
+def exp2(input):
+    """``2 ** input`` (``torch.exp2``); integer input gives the default float dtype.
+
+    Example::
+
+        >>> distgrad.exp2(distgrad.tensor([3.0, -1.0]))
+        tensor([8.0000, 0.5000])
+    """
+    return (_floating(input) * math.log(2.0)).exp()
+
+
+def logaddexp(input, other):
+    """``log(exp(input) + exp(other))`` without overflow (``torch.logaddexp``).
+
+    Example::
+
+        >>> distgrad.logaddexp(distgrad.tensor([1000.0]), distgrad.tensor([1000.0]))
+        tensor([1000.6932])
+    """
+    a, b = _operands("logaddexp", input, other, True)
+    hi = maximum(a, b)
+    return hi + (-(a - b).abs()).exp().log1p()
+
+
+def logaddexp2(input, other):
+    """``log2(2 ** input + 2 ** other)`` without overflow (``torch.logaddexp2``).
+
+    Example::
+
+        >>> distgrad.logaddexp2(distgrad.tensor([3.0]), distgrad.tensor([3.0]))
+        tensor([4.])
+    """
+    a, b = _operands("logaddexp2", input, other, True)
+    return maximum(a, b) + (-(a - b).abs() * math.log(2.0)).exp().log1p() / math.log(2.0)
+
+
+def isposinf(input):
+    """Whether each element is +inf (``torch.isposinf``).
+
+    Example::
+
+        >>> distgrad.isposinf(distgrad.tensor([1.0, float("inf"), -float("inf")]))
+        tensor([False,  True, False])
+    """
+    data = input._data
+    return Tensor._make(_xp(data).isposinf(data) if data.dtype.kind == "f" else _xp(data).zeros(data.shape, bool))
+
+
+def isneginf(input):
+    """Whether each element is -inf (``torch.isneginf``).
+
+    Example::
+
+        >>> distgrad.isneginf(distgrad.tensor([1.0, float("inf"), -float("inf")]))
+        tensor([False, False,  True])
+    """
+    data = input._data
+    return Tensor._make(_xp(data).isneginf(data) if data.dtype.kind == "f" else _xp(data).zeros(data.shape, bool))
+
+
 def deg2rad(input):
     """Degrees to radians (``torch.deg2rad``); integer input gives the default float dtype.
 
@@ -386,6 +510,10 @@ def _inplace(fn, name):
     return method
 
 
+asin_ = _inplace(asin, "asin_")
+acos_ = _inplace(acos, "acos_")
+atan_ = _inplace(atan, "atan_")
+exp2_ = _inplace(exp2, "exp2_")
 sinh_ = _inplace(sinh, "sinh_")
 cosh_ = _inplace(cosh, "cosh_")
 asinh_ = _inplace(asinh, "asinh_")
