@@ -420,3 +420,30 @@ def test_errors_match_torch():
         model(x, distgrad.randn(T, N + 1, E))
     with pytest.raises(RuntimeError, match="the feature number of src and tgt must be equal to d_model"):
         model(distgrad.randn(S, N, E + 2), distgrad.randn(T, N, E + 2))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_and_decoder_layers_gradcheck_and_gradgradcheck(norm_first):
+    """First and second derivatives of both layers by finite differences, in float64, masks included."""
+    from distgrad.autograd import gradcheck, gradgradcheck
+    distgrad.manual_seed(0)
+    enc = nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, activation="gelu", norm_first=norm_first,
+                                     dtype=distgrad.float64)
+    dec = nn.TransformerDecoderLayer(4, 2, 6, dropout=0.0, norm_first=norm_first, batch_first=True,
+                                     dtype=distgrad.float64)
+    src = distgrad.randn(3, 2, 4, dtype=distgrad.float64, requires_grad=True)
+    tgt = distgrad.randn(2, 3, 4, dtype=distgrad.float64, requires_grad=True)
+    mask = nn.Transformer.generate_square_subsequent_mask(3, dtype=distgrad.float64)
+    kpm = distgrad.tensor([[False, False, True], [False, False, False]])
+
+    def encode(x):
+        return enc(x, src_mask=mask)
+
+    def decode(y, m):
+        return dec(y, m, tgt_mask=mask, memory_key_padding_mask=kpm)
+
+    assert gradcheck(encode, [src])
+    assert gradgradcheck(encode, [src])
+    memory = distgrad.randn(2, 3, 4, dtype=distgrad.float64, requires_grad=True)
+    assert gradcheck(decode, [tgt, memory])
+    assert gradgradcheck(decode, [tgt, memory])
