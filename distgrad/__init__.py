@@ -33,6 +33,7 @@ from distgrad.autograd.ops.order import bucketize, kthvalue, median, msort, nanm
 from distgrad.autograd.ops.linalg import bmm, dot, matmul, mm, mv, outer  # noqa: F401
 from distgrad.autograd.ops.distance import cdist, cosine_similarity, pairwise_distance, pdist  # noqa: F401
 from distgrad.autograd.ops.einsum import einsum  # noqa: F401
+from distgrad.autograd.ops.index_put import index_copy, index_fill, index_put, masked_scatter, put  # noqa: F401
 from distgrad.autograd.ops.quantile import nanquantile, quantile  # noqa: F401
 from distgrad.autograd.ops.elementwise import (acosh, asinh, atan2, atanh, copysign, cosh, deg2rad, fmod,  # noqa: F401
                                                frac, hypot, nan_to_num, rad2deg, sgn, signbit, sinh)

@@ -148,6 +148,13 @@ TENSOR_OPS = {
     "quantile": (lambda m, a: m.quantile(a, m.tensor([0.2, 0.9], dtype=m.float64), dim=1), [(D, (3, 4))]),
     "nanquantile": (lambda m, a: m.nanquantile(m.where(a > 1.5, float("nan"), a), 0.6, dim=0,
                                                interpolation="midpoint"), [(D, (3, 4))]),
+    # writes into positions
+    "index_copy": (lambda m, a, s: m.index_copy(a, 1, m.tensor([3, 0]), s), [(R, (3, 4)), (R, (3, 2))]),
+    "index_fill": (lambda m, a: m.index_fill(a, 0, m.tensor([2]), 0.5), [(R, (3, 4))]),
+    "index_put": (lambda m, a, v: m.index_put(a, (m.tensor([0, 0, 2]), m.tensor([1, 1, 0])), v, accumulate=True),
+                  [(R, (3, 4)), (R, (3,))]),
+    "put": (lambda m, a, v: m.put(a, m.tensor([0, 11, -2]), v), [(R, (3, 4)), (R, (3,))]),
+    "masked_scatter": (lambda m, a, s: m.masked_scatter(a, a > 0, s), [(R, (3, 4)), (R, (12,))]),
     # linear algebra bound at the top level
     "det": (lambda m, a: m.det(a), [(R, (2, 3, 3))]),
     "slogdet": (lambda m, a: m.slogdet(a).logabsdet, [(R, (2, 3, 3))]),

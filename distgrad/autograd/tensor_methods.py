@@ -18,6 +18,7 @@ from distgrad.autograd.ops import decompositions as dec
 from distgrad.autograd.ops import elementwise as ew
 from distgrad.autograd.ops import gather as ga
 from distgrad.autograd.ops import index as ix
+from distgrad.autograd.ops import index_put as ipt
 from distgrad.autograd.ops import inplace as ip
 from distgrad.autograd.ops import join as jn
 from distgrad.autograd.ops import layout as lo
@@ -349,6 +350,16 @@ Tensor.scatter_reduce = scr.scatter_reduce
 Tensor.scatter_reduce_ = scr.scatter_reduce_
 Tensor.index_reduce = scr.index_reduce
 Tensor.take_along_dim = ga.take_along_dim
+Tensor.index_copy = ipt.index_copy
+Tensor.index_copy_ = ipt.index_copy_
+Tensor.index_fill = ipt.index_fill
+Tensor.index_fill_ = ipt.index_fill_
+Tensor.index_put = ipt.index_put
+Tensor.index_put_ = ipt.index_put_
+Tensor.put = ipt.put
+Tensor.put_ = ipt.put_
+Tensor.masked_scatter = ipt.masked_scatter
+Tensor.masked_scatter_ = ipt.masked_scatter_
 Tensor.index_select = ga.index_select
 Tensor.index_add = ga.index_add
 Tensor.index_add_ = ga.index_add_
