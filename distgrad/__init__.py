@@ -35,13 +35,13 @@ from distgrad.autograd.ops.distance import cdist, cosine_similarity, pairwise_di
 from distgrad.autograd.ops.einsum import einsum  # noqa: F401
 from distgrad.autograd.ops.index_put import index_copy, index_fill, index_put, masked_scatter, put  # noqa: F401
 from distgrad.autograd.ops.quantile import nanquantile, quantile  # noqa: F401
-from distgrad.autograd.ops.elementwise import (acosh, asinh, atan2, atanh, copysign, cosh, deg2rad, fmod,  # noqa: F401
-                                               frac, hypot, nan_to_num, rad2deg, sgn, signbit, sinh)
-from distgrad.autograd.ops.elementwise import acosh as arccosh, asinh as arcsinh, atan2 as arctan2  # noqa: F401
-from distgrad.autograd.ops.elementwise import atanh as arctanh  # noqa: F401
-from distgrad.autograd.ops.elementwise import (acos, asin, atan, exp2, isneginf, isposinf, logaddexp,  # noqa: F401
-                                               logaddexp2)
-from distgrad.autograd.ops.elementwise import acos as arccos, asin as arcsin, atan as arctan  # noqa: F401
+from distgrad.autograd.ops.elementwise import (copysign, exp2, fmod, frac, isneginf, isposinf, logaddexp,  # noqa: F401
+                                               logaddexp2, nan_to_num, sgn, signbit)
+from distgrad.autograd.ops.trigonometric import (acos, acosh, asin, asinh, atan, atan2, atanh, cosh,  # noqa: F401
+                                                 deg2rad, hypot, rad2deg, sinh)
+from distgrad.autograd.ops.trigonometric import acos as arccos, acosh as arccosh, asin as arcsin  # noqa: F401
+from distgrad.autograd.ops.trigonometric import asinh as arcsinh, atan as arctan, atan2 as arctan2  # noqa: F401
+from distgrad.autograd.ops.trigonometric import atanh as arctanh  # noqa: F401
 from distgrad.autograd.ops.assemble import atleast_1d, atleast_2d, atleast_3d, block_diag, cartesian_prod, meshgrid  # noqa: F401,E501
 from distgrad.autograd.ops.assemble import column_stack, dstack, hstack, row_stack, vstack  # noqa: F401
 from distgrad.autograd.ops.statistics import (aminmax, isin, masked_select, nanmean, nansum, std_mean,  # noqa: F401

@@ -1,4 +1,4 @@
-"""Hyperbolic functions, atan2, hypot, copysign, fmod, frac, sgn, signbit, nan_to_num, deg2rad/rad2deg:
+"""ops/trigonometric.py and ops/elementwise.py (trigonometric, hyperbolic, copysign, fmod, frac, sgn, nan_to_num...):
 PyTorch parity (values, dtypes, gradients), gradcheck and gradgradcheck, in-place forms, errors."""
 import math
 

@@ -18,7 +18,7 @@ from distgrad import backend
 from distgrad.autograd.ops.arithmetic import where
 from distgrad.autograd.ops.gather import _check_vector_index, _vector_positions
 from distgrad.autograd.ops.index import PutFlat, flat_positions, parse_key
-from distgrad.autograd.ops.inplace import check_inplace, write_result
+from distgrad.autograd.ops.inplace import inplace_variant
 from distgrad.autograd.tensor import Tensor
 
 
@@ -164,17 +164,8 @@ def masked_scatter(input, mask, source):
     return where(mask, _placed(input, taken, flat), input)
 
 
-def _inplace(fn, name):
-    def method(self, *args, **kwargs):
-        check_inplace(self, name)
-        return write_result(self, fn(self, *args, **kwargs), name)
-    method.__name__ = name
-    method.__doc__ = f"In-place :func:`{fn.__name__}` (``Tensor.{name}``)."
-    return method
-
-
-index_copy_ = _inplace(index_copy, "index_copy_")
-index_fill_ = _inplace(index_fill, "index_fill_")
-index_put_ = _inplace(index_put, "index_put_")
-put_ = _inplace(put, "put_")
-masked_scatter_ = _inplace(masked_scatter, "masked_scatter_")
+index_copy_ = inplace_variant(index_copy, "index_copy_")
+index_fill_ = inplace_variant(index_fill, "index_fill_")
+index_put_ = inplace_variant(index_put, "index_put_")
+put_ = inplace_variant(put, "put_")
+masked_scatter_ = inplace_variant(masked_scatter, "masked_scatter_")

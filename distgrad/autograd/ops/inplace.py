@@ -66,6 +66,26 @@ def apply_inplace(t, fn, args, op, needs_old=True):
     return write_result(t, fn(src, *args), op)
 
 
+def inplace_variant(fn, name):
+    """The method ``Tensor.<name>``: ``fn(t, *args, **kwargs)`` written into ``t`` by :func:`apply_inplace`.
+
+    Example::
+
+        >>> import distgrad
+        >>> from distgrad.autograd.ops import unary
+        >>> neg_ = inplace_variant(unary.neg, "neg_")
+        >>> t = distgrad.ones(2)
+        >>> neg_(t) is t, t.tolist()
+        (True, [-1.0, -1.0])
+    """
+    def method(t, *args, **kwargs):
+        call = (lambda src, *a: fn(src, *a, **kwargs)) if kwargs else fn
+        return apply_inplace(t, call, args, name)
+    method.__name__ = name
+    method.__doc__ = f"In-place :func:`{fn.__name__}` (``Tensor.{name}``)."
+    return method
+
+
 def add_(t, other, alpha=1):
     """In place ``t += alpha * other`` (``Tensor.add_``)."""
     return apply_inplace(t, arithmetic.add, (other, alpha), "add_", needs_old=False)
