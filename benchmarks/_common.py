@@ -85,3 +85,41 @@ def interleaved(script, variants, rounds=3):
 def has_torch():
     import importlib.util
     return importlib.util.find_spec("torch") is not None
+
+
+def step_benchmark(script, step_fn, title, model):
+    """The command line of a one-model training-step benchmark (bench_lstm, bench_transformer).
+
+    ``python script`` times ``step_fn(lib)()`` for distgrad and PyTorch, each in fresh processes,
+    rounds interleaved, and prints the table; ``--worker NAME`` is one such process; ``--profile``
+    prints a cProfile of five distgrad steps, top 25 by own time.
+    """
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        if sys.argv[2] == "torch":
+            fn = step_fn(torch_or_none())
+        else:
+            import distgrad
+            fn = step_fn(distgrad)
+        print(timeit(fn, repeat=5, min_time=1.0))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--profile":
+        import cProfile
+        import pstats
+
+        import distgrad
+        fn = step_fn(distgrad)
+        fn()
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(5):
+            fn()
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        return
+    kinds = ["distgrad"] + (["torch"] if has_torch() else [])
+    measured = interleaved(script, [(k,) for k in kinds])
+    times = {k: measured[(k,)] for k in kinds}
+    row = {"model": model, "distgrad us": fmt_us(times["distgrad"])}
+    if "torch" in times:
+        row.update({"pytorch us": fmt_us(times["torch"]), "distgrad/pytorch": ratio(times["distgrad"], times["torch"])})
+    table(title, [row], ["model", "distgrad us", "pytorch us", "distgrad/pytorch"])

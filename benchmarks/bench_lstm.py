@@ -9,12 +9,10 @@ cross-entropy.  A step is zero_grad, forward, backward and an SGD update.  Targe
 1.5x PyTorch.  Each number is the median of 3 fresh subprocesses (see ``_common.isolated``),
 rounds interleaved.
 """
-import sys
-
 import numpy as np
 
 import _common  # noqa: F401  (pins threads before numpy/torch load)
-from _common import fmt_us, has_torch, interleaved, ratio, table, timeit
+from _common import step_benchmark
 
 BATCH, SEQ, HIDDEN, LAYERS, VOCAB = 32, 64, 128, 2, 128
 
@@ -50,47 +48,6 @@ def step_fn(lib):
     return step
 
 
-def worker(which):
-    if which == "torch":
-        from _common import torch_or_none
-        fn = step_fn(torch_or_none())
-    else:
-        import distgrad
-        fn = step_fn(distgrad)
-    print(timeit(fn, repeat=5, min_time=1.0))
-
-
-def profile():
-    import cProfile
-    import pstats
-
-    import distgrad
-    fn = step_fn(distgrad)
-    fn()
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(5):
-        fn()
-    prof.disable()
-    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
-
-
-def main():
-    kinds = ["distgrad"] + (["torch"] if has_torch() else [])
-    measured = interleaved(__file__, [(k,) for k in kinds])
-    times = {k: measured[(k,)] for k in kinds}
-    row = {"model": f"LM embed + LSTM {LAYERS} layers hidden {HIDDEN} + head, batch {BATCH} x seq {SEQ}",
-           "distgrad us": fmt_us(times["distgrad"])}
-    if "torch" in times:
-        row.update({"pytorch us": fmt_us(times["torch"]), "distgrad/pytorch": ratio(times["distgrad"], times["torch"])})
-    table("LSTM training step, single thread (target: <= 1.5x PyTorch)", [row],
-          ["model", "distgrad us", "pytorch us", "distgrad/pytorch"])
-
-
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(*sys.argv[2:])
-    elif len(sys.argv) > 1 and sys.argv[1] == "--profile":
-        profile()
-    else:
-        main()
+    step_benchmark(__file__, step_fn, "LSTM training step, single thread (target: <= 1.5x PyTorch)",
+                   f"LM embed + LSTM {LAYERS} layers hidden {HIDDEN} + head, batch {BATCH} x seq {SEQ}")

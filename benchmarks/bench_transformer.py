@@ -11,12 +11,10 @@ cross-entropy, on batch 32 x sequence 64.  A step is zero_grad, forward, backwar
 SGD update.  Target: at most 1.2x PyTorch.  Each number is the median of 3 fresh
 subprocesses (see ``_common.isolated``), rounds interleaved.
 """
-import sys
-
 import numpy as np
 
 import _common  # noqa: F401  (pins threads before numpy/torch load)
-from _common import fmt_us, has_torch, interleaved, ratio, table, timeit
+from _common import step_benchmark
 
 BATCH, SEQ, D_MODEL, HEADS, FF, LAYERS, VOCAB = 32, 64, 128, 4, 512, 2, 256
 
@@ -53,47 +51,6 @@ def step_fn(lib):
     return step
 
 
-def worker(which):
-    if which == "torch":
-        from _common import torch_or_none
-        fn = step_fn(torch_or_none())
-    else:
-        import distgrad
-        fn = step_fn(distgrad)
-    print(timeit(fn, repeat=5, min_time=1.0))
-
-
-def profile():
-    import cProfile
-    import pstats
-
-    import distgrad
-    fn = step_fn(distgrad)
-    fn()
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(5):
-        fn()
-    prof.disable()
-    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
-
-
-def main():
-    kinds = ["distgrad"] + (["torch"] if has_torch() else [])
-    measured = interleaved(__file__, [(k,) for k in kinds])
-    times = {k: measured[(k,)] for k in kinds}
-    row = {"model": f"LM {LAYERS}x encoder layer d{D_MODEL} h{HEADS} ff{FF}, batch {BATCH} x seq {SEQ}, causal",
-           "distgrad us": fmt_us(times["distgrad"])}
-    if "torch" in times:
-        row.update({"pytorch us": fmt_us(times["torch"]), "distgrad/pytorch": ratio(times["distgrad"], times["torch"])})
-    table("Transformer training step, single thread (target: <= 1.2x PyTorch)", [row],
-          ["model", "distgrad us", "pytorch us", "distgrad/pytorch"])
-
-
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(*sys.argv[2:])
-    elif len(sys.argv) > 1 and sys.argv[1] == "--profile":
-        profile()
-    else:
-        main()
+    step_benchmark(__file__, step_fn, "Transformer training step, single thread (target: <= 1.2x PyTorch)",
+                   f"LM {LAYERS}x encoder layer d{D_MODEL} h{HEADS} ff{FF}, batch {BATCH} x seq {SEQ}, causal")

@@ -9,10 +9,8 @@ from the model one character at a time, carrying the LSTM's (h, c) state between
     distgrad-launch -n 2 examples/char_lstm.py               # data-parallel on 2 ranks
     python examples/char_lstm.py --epochs 2 --hidden 64       # one process, quicker
 """
-import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,24 +19,13 @@ import distgrad.distributed as dist  # noqa: E402
 from distgrad import nn  # noqa: E402
 from distgrad.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
 from distgrad.utils.data import DataLoader, DistributedSampler  # noqa: E402
-from text_data import DEFAULT_TEXT, CharVocab, datasets, evaluate, load_text, progress  # noqa: E402
+import text_data  # noqa: E402
+from text_data import CharVocab, datasets, load_text, report, train  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--text", default=DEFAULT_TEXT)
-    p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--seq-len", type=int, default=64)
-    p.add_argument("--stride", type=int, default=8)
-    p.add_argument("--batch-size", type=int, default=16, help="per rank")
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sample-len", type=int, default=200)
-    p.add_argument("--no-progress", action="store_true")
-    return p.parse_args(argv)
+    return text_data.parse_args(__doc__.splitlines()[0], argv, epochs=6, lr=1e-2,
+                                model_args=[("--hidden", int, 128)])
 
 
 class CharLSTM(nn.Module):
@@ -85,30 +72,10 @@ def main(argv=None):
     model = DDP(CharLSTM(len(vocab), args.hidden, args.layers, args.dropout))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs * len(loader))
-    show = rank == 0 and not args.no_progress
-    t0 = time.perf_counter()
-    for epoch in range(args.epochs):
-        sampler.set_epoch(epoch)
-        total, batches = 0.0, 0
-        bar = progress(loader, show, f"epoch {epoch + 1}/{args.epochs}", len(loader))
-        for x, y in bar:
-            optimizer.zero_grad()
-            logits = model(x)
-            loss = nn.functional.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1))
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            total += loss.item()
-            batches += 1
-            if show and hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-        if rank == 0:
-            print(f"epoch {epoch + 1:2d}/{args.epochs}  train loss {total / max(batches, 1):.3f}  "
-                  f"val loss {evaluate(model.module, val_set):.3f}", flush=True)
+    seconds = train(model, loader, sampler, optimizer, scheduler, len(vocab), val_set, args.epochs,
+                    show=rank == 0 and not args.no_progress)
     if rank == 0:
-        print(f"final val loss: {evaluate(model.module, val_set):.3f} nats/char  ({world} "
-              f"rank{'s' if world > 1 else ''}, {time.perf_counter() - t0:.1f}s)", flush=True)
+        report(model, val_set, world, seconds)
         print("sample:", sample(model.module, vocab, "The miller", args.sample_len, args.seed), flush=True)
     dist.destroy_process_group()
 

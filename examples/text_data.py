@@ -6,8 +6,10 @@ characters, the model reads the first ``seq_len`` and predicts the next characte
 position.  Windows start every ``stride`` characters, so an epoch covers the text about
 ``seq_len / stride`` times; the last tenth of the text is held out for validation.
 """
+import argparse
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -15,6 +17,25 @@ import distgrad as torch
 from distgrad.utils.data import TensorDataset
 
 DEFAULT_TEXT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "river.txt")
+
+
+def parse_args(description, argv, epochs, lr, model_args):
+    """The options both examples take, plus ``model_args`` (``(flag, type, default)`` triples)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--text", default=DEFAULT_TEXT)
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--seq-len", type=int, default=64)
+    p.add_argument("--stride", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=16, help="per rank")
+    for flag, kind, default in model_args:
+        p.add_argument(flag, type=kind, default=default)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample-len", type=int, default=200)
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
 
 
 class CharVocab:
@@ -80,3 +101,38 @@ def progress(iterable, enabled, desc, total):
     except ImportError:
         return iterable
     return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True, file=sys.stdout)
+
+
+def train(model, loader, sampler, optimizer, scheduler, vocab_size, val_set, epochs, show):
+    """The loop both examples share: an epoch per sampler epoch, next-character cross-entropy, clipped
+    gradients, a per-step schedule; rank 0 prints the losses.  Returns the seconds it took."""
+    import distgrad.distributed as dist  # the examples initialise the process group first
+    rank = dist.get_rank()
+    nn = torch.nn
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        total, batches = 0.0, 0
+        bar = progress(loader, show, f"epoch {epoch + 1}/{epochs}", len(loader))
+        for x, y in bar:
+            optimizer.zero_grad()
+            logits = model(x)
+            loss = nn.functional.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1))
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            total += loss.item()
+            batches += 1
+            if show and hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+        if rank == 0:
+            print(f"epoch {epoch + 1:2d}/{epochs}  train loss {total / max(batches, 1):.3f}  "
+                  f"val loss {evaluate(model.module, val_set):.3f}", flush=True)
+    return time.perf_counter() - t0
+
+
+def report(model, val_set, world, seconds):
+    """Rank 0's final line: the validation loss, the ranks and the time."""
+    print(f"final val loss: {evaluate(model.module, val_set):.3f} nats/char  ({world} "
+          f"rank{'s' if world > 1 else ''}, {seconds:.1f}s)", flush=True)

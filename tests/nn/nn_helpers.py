@@ -59,3 +59,19 @@ def compare_layer(torch, dmod, tmod, x, atol=1e-5, extra_inputs=(), seed=0):
     for name, b in dmod.named_buffers():
         close(b, dict(tmod.named_buffers())[name], atol=atol, rtol=atol)
     return dout, tout
+
+
+def assert_same_error_as_torch(cases, name):
+    """``cases(m)`` maps names to zero-argument misuses of module ``m``: distgrad must raise the type
+    PyTorch raises for ``cases(torch)[name]``, with the same message (``distgrad.`` read as ``torch.``)."""
+    import warnings
+
+    import pytest
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as ref:
+            cases(torch)[name]()
+        with pytest.raises(ref.type) as ours:
+            cases(distgrad)[name]()
+    assert str(ours.value).replace("distgrad.", "torch.") == str(ref.value), name

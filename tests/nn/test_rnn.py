@@ -1,12 +1,12 @@
 """nn.RNN / LSTM / GRU: parity with PyTorch (outputs, final states, gradients of the input, the initial
 states and every parameter) in every mode, packed and padded; gradcheck; state dicts; errors."""
-import warnings
 
 import numpy as np
 import pytest
 
 import distgrad
 from distgrad import nn
+from nn_helpers import assert_same_error_as_torch
 from distgrad.autograd import gradcheck, gradgradcheck
 from distgrad.nn.utils import rnn as U
 
@@ -248,14 +248,7 @@ def _error_cases(m):
 
 @pytest.mark.parametrize("name", sorted(_error_cases(distgrad)))
 def test_errors_match_torch(name):
-    torch = pytest.importorskip("torch")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(Exception) as ref:
-            _error_cases(torch)[name]()
-        with pytest.raises(ref.type) as ours:
-            _error_cases(distgrad)[name]()
-    assert str(ours.value).replace("distgrad.", "torch.") == str(ref.value), name
+    assert_same_error_as_torch(_error_cases, name)
 
 
 def test_dropout_with_one_layer_warns():

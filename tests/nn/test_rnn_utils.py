@@ -1,10 +1,10 @@
 """nn.utils.rnn: packing and padding match PyTorch (fields, values, gradients through them) and its errors."""
-import warnings
 
 import numpy as np
 import pytest
 
 import distgrad
+from nn_helpers import assert_same_error_as_torch
 from distgrad.autograd import gradcheck
 from distgrad.nn.utils import rnn as U
 
@@ -116,14 +116,7 @@ def _error_cases(m):
 
 @pytest.mark.parametrize("name", sorted(_error_cases(distgrad)))
 def test_errors_match_torch(name):
-    torch = pytest.importorskip("torch")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(Exception) as ref:
-            _error_cases(torch)[name]()
-        with pytest.raises(ref.type) as ours:
-            _error_cases(distgrad)[name]()
-    assert str(ours.value) == str(ref.value), name
+    assert_same_error_as_torch(_error_cases, name)
 
 
 def test_a_length_beyond_the_padding_is_refused():
