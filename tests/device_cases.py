@@ -15,7 +15,7 @@ are reached as ``m.nn.functional``, so one function serves all three.
 import numpy as np
 
 import distgrad
-from device_cases_tensor_ops import RANDOM_OPS, TENSOR_OPS, TENSOR_OPS_NON_DIFF  # noqa: F401  (re-exported)
+from device_cases_tensor_ops import RANDOM_OPS, SHAPE_FUNCTIONS, TENSOR_OPS, TENSOR_OPS_NON_DIFF  # noqa: F401  (re-exported)
 
 R, P, D, A, U = "randn", "pos", "distinct", "away", "unit"
 
@@ -39,7 +39,7 @@ class On:
     """The distgrad module, except that new tensors go to ``device`` unless a call says otherwise."""
 
     _CREATORS = frozenset({"tensor", "zeros", "ones", "full", "arange", "empty", "eye", "linspace", "rand",
-                           "randn", "randint", "randperm", "as_tensor", "tril_indices", "triu_indices"})
+                           "randn", "randint", "randperm", "as_tensor", "tril_indices", "triu_indices", "logspace"})
 
     def __init__(self, device):
         self.device = device

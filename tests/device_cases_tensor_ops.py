@@ -155,6 +155,20 @@ TENSOR_OPS = {
                   [(R, (3, 4)), (R, (3,))]),
     "put": (lambda m, a, v: m.put(a, m.tensor([0, 11, -2]), v), [(R, (3, 4)), (R, (3,))]),
     "masked_scatter": (lambda m, a, s: m.masked_scatter(a, a > 0, s), [(R, (3, 4)), (R, (12,))]),
+    # composed functions
+    "addcmul": (lambda m, a, b, c: m.addcmul(a, b, c, value=0.5), [(R, (3, 4)), (R, (3, 4)), (R, (4,))]),
+    "addcdiv": (lambda m, a, b, c: m.addcdiv(a, b, c, value=2.0), [(R, (3, 4)), (R, (3, 4)), (P, (3, 4))]),
+    "fmax": (lambda m, a, b: m.fmax(m.where(a > 1, float("nan"), a), b), [(R, (3, 4)), (R, (3, 4))]),
+    "fmin": (lambda m, a, b: m.fmin(a, m.where(b > 1, float("nan"), b)), [(R, (3, 4)), (R, (3, 4))]),
+    "float_power": (lambda m, a: m.float_power(a, 2.5), [(P, (3, 4))]),
+    "ldexp": (lambda m, a: m.ldexp(a, m.tensor([0, 1, 2, 3])), [(R, (3, 4))]),
+    "diff": (lambda m, a, b: m.diff(a, n=2, dim=1, append=b), [(R, (3, 4)), (R, (3, 1))]),
+    "trapezoid": (lambda m, a: m.trapezoid(a, dx=0.5), [(R, (3, 4))]),
+    "cumulative_trapezoid": (lambda m, a, x: m.cumulative_trapezoid(a, x.cumsum(0)), [(R, (3, 4)), (P, (4,))]),
+    "dist": (lambda m, a, b: m.dist(a, b, 3), [(R, (3, 4)), (R, (3, 4))]),
+    "ravel": (lambda m, a: m.ravel(a.t()), [(R, (3, 4))]),
+    "broadcast_tensors": (lambda m, a, b: m.broadcast_tensors(a, b)[1] * m.broadcast_tensors(a, b)[0],
+                          [(R, (3, 1)), (R, (4,))]),
     # linear algebra bound at the top level
     "det": (lambda m, a: m.det(a), [(R, (2, 3, 3))]),
     "slogdet": (lambda m, a: m.slogdet(a).logabsdet, [(R, (2, 3, 3))]),
@@ -180,6 +194,10 @@ TENSOR_OPS_NON_DIFF = {
     "bucketize": lambda m, a: m.bucketize(a, m.tensor([-1.0, 0.0, 1.0], dtype=a.dtype)),
     "isposinf": lambda m, a: m.isposinf(a / (a > 0).to(a.dtype)),
     "isneginf": lambda m, a: m.isneginf(m.log(a.abs() * (a > 0).to(a.dtype))),
+    "gcd": lambda m, a: m.gcd((a * 10).long(), m.tensor([4, 6, 9, 0])),
+    "lcm": lambda m, a: m.lcm((a * 10).long(), m.tensor([4, 6, 9, 1])),
+    "heaviside": lambda m, a: m.heaviside(a * (a.abs() > 0.5).to(a.dtype), a[0]),
+    "logspace": lambda m, a: m.logspace(-1, 1, 5, base=2.0, dtype=a.dtype),
     "isin": lambda m, a: m.isin((a * 2).long(), m.tensor([0, 1, -1])),
     "tril_indices": lambda m, a: m.tril_indices(3, 4, 1),
     "triu_indices": lambda m, a: m.triu_indices(4, 3, -1),
@@ -188,3 +206,5 @@ TENSOR_OPS_NON_DIFF = {
 
 # random ops: their distributions are tested in tests/autograd/test_ops_sampling.py
 RANDOM_OPS = {"bernoulli", "multinomial", "normal", "poisson"}
+# functions of shapes, not of tensors
+SHAPE_FUNCTIONS = {"broadcast_shapes"}

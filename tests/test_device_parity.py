@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 import distgrad
-from device_cases import (BASES, CONTAINERS, EXTRA, EXTRA_NON_DIFF, LAYERS, RANDOM_LAYERS, RANDOM_OPS, On, array)
+from device_cases import (BASES, CONTAINERS, EXTRA, EXTRA_NON_DIFF, LAYERS, RANDOM_LAYERS, RANDOM_OPS,
+                          SHAPE_FUNCTIONS, On, array)
 from devices import requires_cuda, to_host
 
 HERE = pathlib.Path(__file__).parent
@@ -44,7 +45,7 @@ ALL_NON_DIFF = {**TORCH_NON_DIFF, **EXTRA_NON_DIFF}
 NOT_OPS = {"return_types", "Tensor", "no_grad", "embedding_lookup",   # not ops, or distgrad-internal helpers
            "multi_head_attention_forward",                             # run by the MultiheadAttention layer case
            "dropout", "dropout1d", "dropout2d", "dropout3d"}           # random: see the dropout layer tests
-NOT_OPS |= RANDOM_OPS                                                  # random: see test_ops_sampling.py
+NOT_OPS |= RANDOM_OPS | SHAPE_FUNCTIONS  # random (see test_ops_sampling.py), or of shapes, not tensors
 
 
 # --- coverage ------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Example::
 """
 from distgrad.autograd.ops import arithmetic as ar
 from distgrad.autograd.ops import compare as cmp
+from distgrad.autograd.ops import composites as cps
 from distgrad.autograd.ops import counting as cnt
 from distgrad.autograd.ops import cast
 from distgrad.autograd.ops import decompositions as dec
@@ -201,6 +202,18 @@ Tensor.arccosh = tr.acosh
 Tensor.arctanh = tr.atanh
 Tensor.arctan2 = tr.atan2
 Tensor.signbit = ew.signbit
+Tensor.addcmul = cps.addcmul
+Tensor.addcdiv = cps.addcdiv
+Tensor.fmax = cps.fmax
+Tensor.fmin = cps.fmin
+Tensor.float_power = cps.float_power
+Tensor.ldexp = cps.ldexp
+Tensor.heaviside = cps.heaviside
+Tensor.gcd = cps.gcd
+Tensor.lcm = cps.lcm
+Tensor.diff = cps.diff
+Tensor.dist = cps.dist
+Tensor.ravel = cps.ravel
 Tensor.clamp = un.clamp
 Tensor.clip = un.clamp
 
