@@ -47,8 +47,9 @@ from distgrad.autograd.ops.trigonometric import asinh as arcsinh, atan as arctan
 from distgrad.autograd.ops.trigonometric import atanh as arctanh  # noqa: F401
 from distgrad.autograd.ops.assemble import atleast_1d, atleast_2d, atleast_3d, block_diag, cartesian_prod, meshgrid  # noqa: F401,E501
 from distgrad.autograd.ops.assemble import column_stack, dstack, hstack, row_stack, vstack  # noqa: F401
-from distgrad.autograd.ops.statistics import (aminmax, isin, masked_select, nanmean, nansum, std_mean,  # noqa: F401
-                                              take, tril_indices, triu_indices, var_mean)
+from distgrad.autograd.ops.statistics import (aminmax, combinations, cov, isin, masked_select, mode,  # noqa: F401
+                                              nanmean, nansum, std_mean, take, tril_indices, triu_indices,
+                                              var_mean)
 from distgrad.autograd.ops.layout import (diag, diag_embed, diagflat, diagonal, fliplr, flipud,  # noqa: F401
                                           repeat_interleave, roll, rot90, tile)
 from distgrad.autograd.ops.products import (addbmm, addmm, addmv, addr, baddbmm, chain_matmul, cross,  # noqa: F401
@@ -61,6 +62,7 @@ from distgrad.autograd.ops.special_functions import (digamma, erfc, erfinv, i0, 
                                                      polygamma, sinc, xlogy)
 from distgrad.autograd.ops.splits import dsplit, hsplit, tensor_split, vsplit  # noqa: F401
 from distgrad.autograd.ops.decompositions import cholesky_legacy as cholesky  # noqa: F401
+from distgrad.autograd.ops.decompositions import svd_legacy as svd  # noqa: F401
 from distgrad.autograd.ops.matrix_functions import matrix_exp, matrix_power  # noqa: F401
 from distgrad.autograd.ops.solvers import cholesky_solve, det, inverse, logdet, pinverse, slogdet  # noqa: F401
 from distgrad.autograd.ops.pooling import adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool2d  # noqa: F401

@@ -334,3 +334,59 @@ def randn_like(input, dtype=None, device=None, requires_grad=False):
 def randint_like(input, low=0, high=None, dtype=None, device=None, requires_grad=False):
     d, dev = _like(input, dtype, device)
     return randint(low, high, input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+# --- Tensor.new_*: new tensors with the dtype and device of an existing one ------------------------
+
+def _new_kw(self, dtype, device):
+    return (self.dtype if dtype is None else dtype), (self.device if device is None else device)
+
+
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    """Zeros of ``size`` with ``self``'s dtype and device unless given (``Tensor.new_zeros``).
+
+    Example::
+
+        >>> distgrad.ones(2, dtype=distgrad.float64).new_zeros(3).dtype
+        distgrad.float64
+    """
+    d, dev = _new_kw(self, dtype, device)
+    return zeros(*size, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    """Ones of ``size`` with ``self``'s dtype and device unless given (``Tensor.new_ones``)."""
+    d, dev = _new_kw(self, dtype, device)
+    return ones(*size, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor of ``size`` with ``self``'s dtype and device (``Tensor.new_empty``)."""
+    d, dev = _new_kw(self, dtype, device)
+    return empty(*size, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """``fill_value`` everywhere, with ``self``'s dtype and device unless given (``Tensor.new_full``).
+
+    Example::
+
+        >>> distgrad.zeros(1).new_full((2,), 3)
+        tensor([3., 3.])
+    """
+    d, dev = _new_kw(self, dtype, device)
+    return full(size, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    """A copy of ``data`` with ``self``'s dtype and device unless given (``Tensor.new_tensor``).
+
+    Example::
+
+        >>> distgrad.zeros(1, dtype=distgrad.float64).new_tensor([1, 2])
+        tensor([1., 2.], dtype=distgrad.float64)
+    """
+    d, dev = _new_kw(self, dtype, device)
+    if isinstance(data, Tensor):
+        data = data.detach().cpu().numpy()
+    return tensor(data, dtype=d, device=dev, requires_grad=requires_grad)

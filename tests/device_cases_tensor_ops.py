@@ -155,6 +155,10 @@ TENSOR_OPS = {
                   [(R, (3, 4)), (R, (3,))]),
     "put": (lambda m, a, v: m.put(a, m.tensor([0, 11, -2]), v), [(R, (3, 4)), (R, (3,))]),
     "masked_scatter": (lambda m, a, s: m.masked_scatter(a, a > 0, s), [(R, (3, 4)), (R, (12,))]),
+    "mode": (lambda m, a: m.mode((a * 2).round(), 1).values + a[:, 0], [(R, (3, 4))]),
+    "cov": (lambda m, a, w: m.cov(a, aweights=w), [(R, (3, 5)), (P, (5,))]),
+    "combinations": (lambda m, a: m.combinations(a, 2, with_replacement=True), [(R, (4,))]),
+    "svd": (lambda m, a: m.svd(a).S, [(R, (2, 4, 3))]),
     # composed functions
     "addcmul": (lambda m, a, b, c: m.addcmul(a, b, c, value=0.5), [(R, (3, 4)), (R, (3, 4)), (R, (4,))]),
     "addcdiv": (lambda m, a, b, c: m.addcdiv(a, b, c, value=2.0), [(R, (3, 4)), (R, (3, 4)), (P, (3, 4))]),

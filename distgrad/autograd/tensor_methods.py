@@ -43,6 +43,7 @@ from distgrad.autograd.ops import special_functions as spf
 from distgrad.autograd.ops import solvers as sv
 from distgrad.autograd.ops import unary as un
 from distgrad.autograd.tensor import Tensor
+from distgrad import creation as cr
 
 
 def _swap(fn):
@@ -422,6 +423,17 @@ Tensor.unique_consecutive = cnt.unique_consecutive
 Tensor.bincount = cnt.bincount
 Tensor.histc = cnt.histc
 Tensor.nansum = st.nansum
+Tensor.mode = st.mode
+Tensor.new_zeros = cr.new_zeros
+Tensor.new_ones = cr.new_ones
+Tensor.new_empty = cr.new_empty
+Tensor.new_full = cr.new_full
+Tensor.new_tensor = cr.new_tensor
+Tensor.addcmul_ = cps.addcmul_
+Tensor.addcdiv_ = cps.addcdiv_
+Tensor.bernoulli_ = rf.bernoulli_
+Tensor.fill_diagonal_ = ipt.fill_diagonal_
+Tensor.abs_ = ip.inplace_variant(un.abs, "abs_")
 Tensor.quantile = qn.quantile
 Tensor.nanquantile = qn.nanquantile
 Tensor.nanmean = st.nanmean

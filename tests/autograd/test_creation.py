@@ -275,3 +275,45 @@ def test_creation_matches_torch():
         d = eval(expr, {"T": distgrad})
         assert str(d.dtype).split(".")[1] == str(t.dtype).split(".")[1], expr
         np.testing.assert_allclose(d.numpy(), t.numpy(), rtol=1e-6, err_msg=expr)
+
+
+def test_new_methods_follow_the_source_tensor():
+    torch = pytest.importorskip("torch")
+    for lib in (distgrad, torch):
+        src = lib.ones(2, dtype=lib.float64)
+        outs = [src.new_zeros(2, 3), src.new_ones((1, 2)), src.new_empty(4), src.new_full((2,), 7),
+                src.new_tensor([1, 2]), src.new_zeros(2, dtype=lib.int64), src.new_full((1,), 2, dtype=lib.float32)]
+        got = [(tuple(o.shape), str(o.dtype).split(".")[-1]) for o in outs]
+        if lib is distgrad:
+            ours = got
+        else:
+            assert ours == got
+    t = distgrad.ones(1).new_tensor([3.0], requires_grad=True)
+    assert t.requires_grad and t.is_leaf
+
+
+def test_legacy_svd_matches_torch():
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).standard_normal((2, 4, 3))
+    for some in (True, False):
+        u, s, v = distgrad.svd(distgrad.tensor(a), some=some)
+        tu, ts, tv = torch.svd(torch.tensor(a), some=some)
+        assert (u.shape, v.shape) == (tu.shape, tv.shape)
+        np.testing.assert_allclose(s.numpy(), ts.numpy(), rtol=1e-12)
+        k = s.shape[-1]
+        recon = (u[..., :k] * s.unsqueeze(-2)) @ v[..., :k].mT
+        np.testing.assert_allclose(recon.numpy(), a, atol=1e-12)
+    u, s, v = distgrad.svd(distgrad.tensor(a), compute_uv=False)
+    tu, ts, tv = torch.svd(torch.tensor(a), compute_uv=False)
+    assert u.shape == tu.shape and v.shape == tv.shape and not u.numpy().any()
+
+
+def test_abs_addcmul_addcdiv_in_place():
+    torch = pytest.importorskip("torch")
+    for lib in (distgrad, torch):
+        x = lib.tensor([-1.0, 2.0])
+        x.abs_().addcmul_(lib.tensor([1.0, 2.0]), lib.tensor([3.0, 4.0]), value=0.5)
+        x.addcdiv_(lib.tensor([1.0, 1.0]), lib.tensor([2.0, 4.0]))
+        if lib is distgrad:
+            ours = x.tolist()
+    assert ours == x.tolist()

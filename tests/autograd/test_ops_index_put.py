@@ -87,3 +87,19 @@ def test_in_place_forms_return_self_and_bump_the_version():
     v = t._version
     assert t.index_fill_(0, distgrad.tensor([1]), 2.0) is t and t._version > v
     assert t.put_(distgrad.tensor([0]), distgrad.tensor([9.0])) is t and t[0, 0].item() == 9.0
+
+
+def test_fill_diagonal_matches_torch():
+    torch = pytest.importorskip("torch")
+    for shape, wrap in (((3, 4), False), ((7, 3), False), ((7, 3), True), ((3, 3, 3), False)):
+        d, t = distgrad.zeros(*shape), torch.zeros(*shape)
+        assert d.fill_diagonal_(2.5, wrap=wrap) is d
+        t.fill_diagonal_(2.5, wrap=wrap)
+        np.testing.assert_array_equal(d.numpy(), t.numpy())
+    leaf = distgrad.tensor(X, requires_grad=True)
+    y = leaf * 1.0
+    y.fill_diagonal_(0.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(leaf.grad.numpy(), 1.0 - np.eye(3, 4))
+    assert_raises_like_torch(lambda m: m.zeros(3).fill_diagonal_(1.0))
+    assert_raises_like_torch(lambda m: m.zeros(2, 3, 3).fill_diagonal_(1.0))

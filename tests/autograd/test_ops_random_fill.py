@@ -81,3 +81,13 @@ def test_error_messages_match_torch():
         with pytest.raises(RuntimeError) as ours:
             ERRORS[name](distgrad)
         assert str(ours.value) == str(ref.value), name
+
+
+def test_bernoulli_():
+    x = _draw("bernoulli_", 0.3)
+    assert set(np.unique(x)) == {0.0, 1.0} and abs(x.mean() - 0.3) < 0.02
+    distgrad.manual_seed(1)
+    p = distgrad.tensor([0.0, 1.0, 0.5]).repeat(1000)
+    y = distgrad.empty(3000).bernoulli_(p).numpy().reshape(1000, 3)
+    assert y[:, 0].sum() == 0 and y[:, 1].sum() == 1000 and abs(y[:, 2].mean() - 0.5) < 0.06
+    assert_raises_like_torch(lambda m: m.empty(3).bernoulli_(1.5))

@@ -107,3 +107,26 @@ ERRORS = {
 @pytest.mark.parametrize("name", sorted(ERRORS))
 def test_errors_match_torch_types(name):
     assert_raises_like_torch(ERRORS[name])
+
+
+def test_mode_cov_combinations_match_torch():
+    torch = pytest.importorskip("torch")
+    ints = RNG.integers(0, 4, (3, 7))
+    for dim, keepdim in ((1, False), (0, True), (-1, True)):
+        a, b = distgrad.mode(distgrad.tensor(ints), dim, keepdim), torch.mode(torch.tensor(ints), dim, keepdim)
+        assert a.values.tolist() == b.values.tolist() and a.indices.tolist() == b.indices.tolist()
+    floats = np.round(RNG.standard_normal((2, 6)), 0)
+    _both(torch, lambda m, x: m.mode(x, 1).values * 2, floats)
+    obs = RNG.standard_normal((3, 6))
+    fw, aw = np.array([1, 2, 1, 3, 1, 1]), RNG.uniform(0.5, 2.0, 6)
+    for kw in ({}, {"correction": 0}, {"correction": 2}):
+        _both(torch, lambda m, x: m.cov(x, **kw), obs)
+        _both(torch, lambda m, x: m.cov(x, fweights=m.tensor(fw), **kw), obs)
+        _both(torch, lambda m, x, w: m.cov(x, aweights=w, **kw), obs, aw)
+        _both(torch, lambda m, x, w: m.cov(x, fweights=m.tensor(fw), aweights=w, **kw), obs, aw)
+    _both(torch, lambda m, x: m.cov(x[0]), obs)
+    for r, rep in ((2, False), (3, False), (2, True), (0, False)):
+        _both(torch, lambda m, x: m.combinations(x[0, :4], r, with_replacement=rep), obs)
+    x = distgrad.tensor(obs, requires_grad=True)
+    assert gradcheck(lambda t: distgrad.cov(t, aweights=distgrad.tensor(aw)), [x])
+    assert gradgradcheck(lambda t: distgrad.mode(t.round(), 1).values * t.sum(), [x])

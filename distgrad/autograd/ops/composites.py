@@ -19,6 +19,7 @@ import numpy as np  # host-side only: broadcast_shapes works on shape tuples
 from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.ops.arithmetic import where
+from distgrad.autograd.ops.inplace import inplace_variant
 from distgrad.autograd.ops.join import cat
 from distgrad.autograd.ops.reduce import sum as sum_, vector_norm
 from distgrad.autograd.tensor import Size, Tensor
@@ -286,3 +287,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
     return out.requires_grad_() if requires_grad else out
 
 
+
+
+addcmul_ = inplace_variant(addcmul, "addcmul_")
+addcdiv_ = inplace_variant(addcdiv, "addcdiv_")

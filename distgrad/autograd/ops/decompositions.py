@@ -25,6 +25,7 @@ from distgrad.autograd import grad_mode
 
 linalg_cholesky_ex = return_type("linalg_cholesky_ex", ["L", "info"])
 linalg_qr = return_type("linalg_qr", ["Q", "R"])
+svd_type = return_type("svd", ["U", "S", "V"])
 linalg_svd = return_type("linalg_svd", ["U", "S", "Vh"])
 linalg_eigh = return_type("linalg_eigh", ["eigenvalues", "eigenvectors"])
 
@@ -299,6 +300,29 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     check_matrix("linalg.svd", A)
     check_float("linalg.svd", A)
     return linalg_svd(*SVD.apply(A, bool(full_matrices)))
+
+
+def svd_legacy(input, some=True, compute_uv=True):
+    """``torch.svd``: ``(U, S, V)`` with ``input = U diag(S) V^T`` (V, not Vh); ``some=False`` gives full U and V.
+
+    With ``compute_uv=False`` U and V are zeros, as PyTorch returns them.
+
+    Example::
+
+        >>> import distgrad
+        >>> u, s, v = distgrad.svd(distgrad.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+        >>> s, u.shape, v.shape
+        (tensor([2., 1.]), distgrad.Size([3, 2]), distgrad.Size([2, 2]))
+    """
+    check_matrix("svd", input)
+    check_float("svd", input)
+    if not compute_uv:
+        m, n = input.shape[-2], input.shape[-1]
+        u = input.new_zeros(*input.shape[:-2], m, m)  # PyTorch's shapes for compute_uv=False
+        v = input.new_zeros(*input.shape[:-2], n, n)
+        return svd_type(u, svdvals(input), v)
+    u, s, vh = svd(input, full_matrices=not some)
+    return svd_type(u, s, vh.mT)
 
 
 def _needs_grad(t):

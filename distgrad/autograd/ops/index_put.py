@@ -164,6 +164,37 @@ def masked_scatter(input, mask, source):
     return where(mask, _placed(input, taken, flat), input)
 
 
+def _fill_diagonal(input, fill_value, wrap=False):
+    if input.ndim < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if input.ndim > 2 and len(set(input.shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    xp = backend.get_array_module(input._data)
+    if input.ndim == 2:
+        rows, cols = input.shape
+        step = cols + 1
+        end = rows * cols if wrap or rows <= cols else cols * cols
+        flat = xp.arange(0, end, step, dtype=xp.int64)
+    else:
+        n = input.shape[0]
+        stride = sum(n ** k for k in range(input.ndim))
+        flat = xp.arange(n, dtype=xp.int64) * stride
+    return where(_mask_at(input, flat), fill_value, input)
+
+
+def fill_diagonal_(input, fill_value, wrap=False):
+    """Fill the main diagonal with ``fill_value`` in place; a tall matrix restarts it every
+    ``cols + 1`` rows with ``wrap=True`` (``Tensor.fill_diagonal_``).
+
+    Example::
+
+        >>> distgrad.zeros(2, 3).fill_diagonal_(4.0)
+        tensor([[4., 0., 0.],
+                [0., 4., 0.]])
+    """
+    return inplace_variant(_fill_diagonal, "fill_diagonal_")(input, fill_value, wrap)
+
+
 index_copy_ = inplace_variant(index_copy, "index_copy_")
 index_fill_ = inplace_variant(index_fill, "index_fill_")
 index_put_ = inplace_variant(index_put, "index_put_")

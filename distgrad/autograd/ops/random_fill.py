@@ -1,5 +1,5 @@
 """The in-place random fills beyond ``uniform_``/``normal_``: ``exponential_``, ``geometric_``,
-``log_normal_``, ``cauchy_`` and ``random_``.
+``log_normal_``, ``cauchy_``, ``random_`` and ``bernoulli_``.
 
 Each draws from distgrad's seeded generator (or the ``generator`` given) by inverting the
 distribution's CDF at uniform draws, so one body serves NumPy and CuPy, and checks its
@@ -132,3 +132,19 @@ def random_(t, from_=None, to=None, *, generator=None, **kwargs):
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     return _fill(t, random.integers_array(t.shape, low, high, "int64", t.device, generator))
+
+
+def bernoulli_(t, p=0.5, *, generator=None):
+    """Fill with 1 (probability ``p``, a number or a tensor broadcast to ``t``) or 0 (``Tensor.bernoulli_``).
+
+    Example::
+
+        >>> sorted(set(distgrad.zeros(50).bernoulli_(0.5).tolist()))
+        [0.0, 1.0]
+    """
+    check_inplace(t, "bernoulli_")
+    xp = backend.get_array_module(t._data)
+    prob = p._data if hasattr(p, "_data") else p
+    if bool(xp.any((xp.asarray(prob) < 0) | (xp.asarray(prob) > 1))):
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+    return _fill(t, _uniform01(t, generator) < prob)

@@ -1,5 +1,5 @@
 """Reductions that skip NaNs or return two results: ``nansum``, ``nanmean``, ``aminmax``,
-``std_mean``, ``var_mean``; and the selections ``isin``, ``masked_select``, ``take``,
+``std_mean``, ``var_mean``, ``mode``, ``cov``; ``combinations``; and the selections ``isin``, ``masked_select``, ``take``,
 ``tril_indices``, ``triu_indices``.
 
 All are composed from existing ops (``where``, ``sum``, ``amin``/``amax``, indexing), so their
@@ -12,7 +12,9 @@ Example::
     >>> distgrad.nansum(x), distgrad.nanmean(x)
     (tensor(4.), tensor(2.))
 """
-import numpy as np  # host-side only: the index pairs of tril_indices / triu_indices
+import itertools
+
+import numpy as np  # host-side only: the index pairs of tril_indices / triu_indices, shape products
 
 from distgrad import backend
 from distgrad import dtypes
@@ -23,6 +25,7 @@ from distgrad.autograd.tensor import Tensor
 from distgrad.creation import tensor
 
 aminmax_type = return_type("aminmax", ["min", "max"])
+mode_type = return_type("mode", ["values", "indices"])
 
 
 def _isnan(t):
@@ -180,3 +183,106 @@ def triu_indices(row, col, offset=0, *, dtype=dtypes.int64, device="cpu", layout
                 [1, 2, 2]])
     """
     return _indices(np.triu_indices, row, col, offset, dtype, device)
+
+
+def mode(input, dim=-1, keepdim=False):
+    """The most frequent value along ``dim`` (the smallest among ties) and the index of its last
+    occurrence, as a named pair (``torch.mode``); the values' gradient goes to that element.
+
+    Example::
+
+        >>> distgrad.mode(distgrad.tensor([[1, 2, 2, 3, 3]]), 1)
+        distgrad.return_types.mode(
+        values=tensor([2]),
+        indices=tensor([2]))
+    """
+    d = input._dim(dim) if input.ndim else 0
+    x = input if input.ndim else input.reshape(1)
+    xp = backend.get_array_module(x._data)
+    a = xp.moveaxis(x._data, d, -1)
+    n = a.shape[-1]
+    order = xp.argsort(a, axis=-1, kind="stable")
+    s = xp.take_along_axis(a, order, -1)
+    new_run = xp.concatenate([xp.ones(s.shape[:-1] + (1,), bool), s[..., 1:] != s[..., :-1]], -1)
+    run_id = xp.cumsum(new_run, -1) - 1
+    # run lengths: count each (row, run) pair; rows are offset by n so their runs never mix
+    rows = int(np.prod(s.shape[:-1])) if s.ndim > 1 else 1
+    flat_ids = (run_id + xp.arange(rows).reshape(s.shape[:-1] + (1,)) * n).reshape(-1)
+    counts = xp.bincount(flat_ids, minlength=s.size).reshape(s.shape)
+    per_elem = xp.take_along_axis(counts, run_id, -1)
+    best = xp.argmax(per_elem, -1)  # the first (smallest) value with the highest count
+    value = xp.take_along_axis(s, best[..., None], -1)
+    last = n - 1 - xp.argmax((a == value)[..., ::-1], -1)  # its last occurrence in the input order
+    idx = xp.expand_dims(last, -1)
+    values = x.movedim(d, -1).take_along_dim(Tensor._make(idx), -1)
+    indices = Tensor._make(last.astype(xp.int64))
+    if keepdim:
+        values, indices = values.movedim(-1, d), indices.unsqueeze(d)
+    else:
+        values = values.squeeze(-1)
+    if input.ndim == 0:
+        values, indices = values.reshape(()), indices.reshape(())
+    return mode_type(values, indices)
+
+
+def combinations(input, r=2, with_replacement=False):
+    """The length-``r`` combinations of a 1-D tensor's elements, one per row (``torch.combinations``).
+
+    Example::
+
+        >>> distgrad.combinations(distgrad.tensor([1, 2, 3]))
+        tensor([[1, 2],
+                [1, 3],
+                [2, 3]])
+    """
+    if input.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    rows = list(pick(range(input.shape[0]), r))
+    if r == 0:
+        return input.new_empty(0)
+    if not rows:
+        return input.new_empty(0, r)
+    index = tensor([i for row in rows for i in row], dtype=dtypes.int64, device=input.device)
+    return input.index_select(0, index).reshape(len(rows), r)
+
+
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """The covariance matrix of the variables in ``input``'s rows, observations in its columns, with
+    optional integer frequency and float observation weights (``torch.cov``).
+
+    Example::
+
+        >>> distgrad.cov(distgrad.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]]))
+        tensor([[ 1., -1.],
+                [-1.,  1.]])
+    """
+    if input.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                           f"{input.ndim} dimensions")
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    if x._data.dtype.kind != "f":
+        x = x.to(dtypes.get_default_dtype())
+    w = None
+    if fweights is not None:
+        w = fweights.to(x.dtype)
+    if aweights is not None:
+        w = aweights if w is None else w * aweights
+    n = x.shape[1]
+    w_sum = sum_(w) if w is not None else n
+    avg = (sum_(x * w, 1) / w_sum) if w is not None else mean(x, 1)
+    if correction == 0:
+        norm = w_sum
+    elif w is None:
+        norm = n - correction
+    elif aweights is None:
+        norm = w_sum - correction
+    else:
+        norm = w_sum - correction * sum_(w * aweights) / w_sum
+    xm = x - avg.unsqueeze(1)
+    c = ((xm * w) if w is not None else xm) @ xm.t()
+    norm = norm if isinstance(norm, Tensor) else float(norm)
+    out = c / (norm.clamp(min=0) if isinstance(norm, Tensor) else max(norm, 0))
+    return out.reshape(()) if input.ndim < 2 else out
