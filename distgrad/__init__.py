@@ -20,7 +20,7 @@ from distgrad.autograd.ops.compare import (allclose, bitwise_and, bitwise_not, b
                                            bitwise_xor, eq, equal, ge, gt, isclose, le, logical_and,
                                            logical_not, logical_or, logical_xor, lt, ne)
 from distgrad.autograd.ops.cast import clone  # noqa: F401
-from distgrad.autograd.ops.counting import bincount, histc, unique, unique_consecutive  # noqa: F401
+from distgrad.autograd.ops.counting import bincount, histc, histogram, unique, unique_consecutive  # noqa: F401
 from distgrad.autograd.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
 from distgrad.autograd.ops.gather import (gather, index_add, index_select, scatter, scatter_add,  # noqa: F401
                                           take_along_dim)

@@ -194,6 +194,7 @@ TENSOR_OPS_NON_DIFF = {
     "unique_consecutive": lambda m, a: m.unique_consecutive((a > 0).long().flatten(), return_counts=True)[1],
     "bincount": lambda m, a: m.bincount((a.abs() * 3).long().flatten(), minlength=12),
     "histc": lambda m, a: m.histc(a, bins=5, min=-2, max=2),
+    "histogram": lambda m, a: m.histogram(a, 4, range=(-2.0, 2.0)).hist,
     "searchsorted": lambda m, a: m.searchsorted(a.flatten().sort().values, a * 0.9, right=True),
     "bucketize": lambda m, a: m.bucketize(a, m.tensor([-1.0, 0.0, 1.0], dtype=a.dtype)),
     "isposinf": lambda m, a: m.isposinf(a / (a > 0).to(a.dtype)),

@@ -422,6 +422,7 @@ Tensor.unique = cnt.unique
 Tensor.unique_consecutive = cnt.unique_consecutive
 Tensor.bincount = cnt.bincount
 Tensor.histc = cnt.histc
+Tensor.histogram = cnt.histogram
 Tensor.nansum = st.nansum
 Tensor.mode = st.mode
 Tensor.new_zeros = cr.new_zeros

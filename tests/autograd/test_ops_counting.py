@@ -108,3 +108,23 @@ def test_histc_errors():
         distgrad.histc(distgrad.tensor([1.0]), bins=2, min=3, max=1)
     with pytest.raises(RuntimeError, match="bins"):
         distgrad.histc(distgrad.tensor([1.0]), bins=0)
+
+
+def test_histogram_matches_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal(50)
+    w = np.random.default_rng(1).uniform(0, 2, 50)
+    for bins, kw in ((10, {}), (4, {"range": (-1.0, 3.0)}), (5, {"density": True}), (6, {"weight": True}),
+                     (np.array([-2.0, -0.5, 0.0, 2.5]), {}), (np.array([-1.0, 0.0, 1.0]), {"density": True})):
+        kd, kt = dict(kw), dict(kw)
+        if kw.get("weight"):
+            kd["weight"], kt["weight"] = distgrad.tensor(w), torch.tensor(w)
+        bd = distgrad.tensor(bins) if isinstance(bins, np.ndarray) else bins
+        bt = torch.tensor(bins) if isinstance(bins, np.ndarray) else bins
+        a, b = distgrad.histogram(distgrad.tensor(x), bd, **kd), torch.histogram(torch.tensor(x), bt, **kt)
+        np.testing.assert_allclose(a.hist.numpy(), b.hist.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(a.bin_edges.numpy(), b.bin_edges.numpy(), rtol=1e-12)
+    same = distgrad.histogram(distgrad.tensor([2.0, 2.0]), 2)
+    assert same.bin_edges.tolist() == [1.5, 2.0, 2.5] and same.hist.tolist() == [0.0, 2.0]
+    with pytest.raises(NotImplementedError, match="histogramdd"):
+        distgrad.histogram(distgrad.tensor([1, 2]), 2)

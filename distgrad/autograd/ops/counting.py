@@ -16,6 +16,8 @@ Example::
     tensor([1, 0, 2])
 """
 from distgrad import backend
+from distgrad import dtypes
+from distgrad.autograd.ops.solvers import return_type
 from distgrad.autograd.tensor import Tensor
 
 
@@ -165,3 +167,30 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002  (PyTorch's argument nam
     pos = ((flat[keep].astype(xp.float64) - lo) * (bins / (hi - lo))).astype(xp.int64)
     pos = xp.minimum(pos, bins - 1)  # max itself falls in the last bin
     return Tensor._make(xp.bincount(pos, minlength=bins).astype(data.dtype))
+
+
+histogram_type = return_type("histogram", ["hist", "bin_edges"])
+
+
+def histogram(input, bins=100, *, range=None, weight=None, density=False, out=None):  # noqa: A002
+    """Counts (or ``weight`` sums) of ``input`` in ``bins`` equal bins over ``range`` (the data's by
+    default), or in the bins between the edges of a 1-D tensor ``bins``; the last bin includes its
+    right edge.  ``density`` divides by the total and the bin widths (``torch.histogram``).
+
+    Example::
+
+        >>> distgrad.histogram(distgrad.tensor([1.0, 2.0, 1.0, 4.0]), 3)
+        distgrad.return_types.histogram(
+        hist=tensor([2., 1., 1.]),
+        bin_edges=tensor([1., 2., 3., 4.]))
+    """
+    if out is not None:
+        raise TypeError("histogram: the out= argument is not supported by distgrad")
+    data = input._data
+    if data.dtype.kind != "f":
+        raise NotImplementedError(f'"histogramdd" not implemented for \'{dtypes.torch_name(data.dtype)}\'')
+    xp = backend.get_array_module(data)
+    edges = bins._data if isinstance(bins, Tensor) else int(bins)
+    w = None if weight is None else weight._data.reshape(-1)
+    hist, bin_edges = xp.histogram(data.reshape(-1), bins=edges, range=range, weights=w, density=density)
+    return histogram_type(Tensor._make(hist.astype(data.dtype)), Tensor._make(bin_edges.astype(data.dtype)))
