@@ -222,3 +222,19 @@ def test_random_fills_are_seeded():
     assert distgrad.empty(4).uniform_(-1, 1).tolist() == a.tolist()
     assert distgrad.empty(4).normal_(2.0, 0.5).tolist() == b.tolist()
     assert (a.abs() <= 1).all().item()
+
+
+def test_apply_and_map_match_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (distgrad, torch):
+        a = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+        assert a.apply_(lambda v: v * v - 1) is a
+        a.map_(lib.tensor([10.0, 20.0]), lambda x, y: x + y)
+        i = lib.tensor([1, 2, 3]).apply_(lambda v: v / 2)  # truncated to the integer dtype
+        if lib is distgrad:
+            ours = (a.tolist(), i.tolist())
+    assert ours == (a.tolist(), i.tolist())
+    for op in ("apply_", "map_"):
+        args = (lambda v: v,) if op == "apply_" else (distgrad.ones(2), lambda x, y: x)
+        with pytest.raises(RuntimeError, match=f"Can't call {op}\\(\\) on Variable that requires grad"):
+            getattr(distgrad.ones(2, requires_grad=True), op)(*args)

@@ -13,6 +13,7 @@ Example::
     >>> x.add_(1)._version
     1
 """
+from distgrad import backend
 from distgrad import random
 from distgrad.autograd import grad_mode
 from distgrad.autograd.ops import arithmetic
@@ -201,3 +202,47 @@ def normal_(t, mean=0.0, std=1.0, generator=None):
     t._data[...] = random.normal_array(t.shape, mean, std, t._data.dtype, t.device, generator)
     t._bump_version()
     return t
+
+
+def _python_fill(t, op, values):
+    xp = backend.get_array_module(t._data)
+    if not backend.is_host_module(xp):
+        raise TypeError(f"{op} is only implemented on CPU tensors")
+    t._data[...] = xp.asarray(values).reshape(t._data.shape).astype(t._data.dtype)
+    t._bump_version()
+    return t
+
+
+def _no_grad_for(t, op):
+    if t._requires_grad:
+        raise RuntimeError(f"Can't call {op}() on Variable that requires grad. Use var.detach().{op}() instead.")
+
+
+def apply_(t, callable):  # noqa: A002  (PyTorch's argument name)
+    """Replace each element ``v`` with ``callable(v)``, in Python, on the CPU (``Tensor.apply_``).
+
+    Slow by design, as PyTorch's; results are cast to ``t``'s dtype (truncated for integers).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([1.0, 2.0]).apply_(lambda v: v * 3)
+        tensor([3., 6.])
+    """
+    _no_grad_for(t, "apply_")
+    return _python_fill(t, "apply_", [callable(v) for v in t._data.reshape(-1).tolist()])
+
+
+def map_(t, tensor, callable):  # noqa: A002
+    """Replace each element ``a`` with ``callable(a, b)``, ``b`` from ``tensor`` broadcast to ``t``
+    (``Tensor.map_``).
+
+    Example::
+
+        >>> import distgrad
+        >>> distgrad.tensor([1.0, 2.0]).map_(distgrad.tensor([10.0]), lambda a, b: a + b)
+        tensor([11., 12.])
+    """
+    _no_grad_for(t, "map_")
+    other = tensor.broadcast_to(tuple(t.shape))._data.reshape(-1).tolist()
+    return _python_fill(t, "map_", [callable(a, b) for a, b in zip(t._data.reshape(-1).tolist(), other)])
