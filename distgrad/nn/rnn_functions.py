@@ -21,7 +21,7 @@ Example::
     tensor([[0., 0.]])
 """
 from distgrad.autograd.ops.join import cat, split_pieces
-from distgrad.autograd.ops.recurrent import lstm_cell_gates
+from distgrad.autograd.ops.recurrent import gru_cell_gates, lstm_cell_gates
 from distgrad.nn.linear_functions import linear
 
 
@@ -51,12 +51,8 @@ def lstm_step(xi, h, c, w_hh, b_hh, w_hr=None):
 
 
 def gru_step(xi, h, w_hh, b_hh):
-    """One GRU step: ``n + z (h - n)`` with ``n = tanh(xi_n + r (h W_hn^T + b_hn))``."""
-    n = h.shape[-1]
-    x_r, x_z, x_n = split_pieces(xi, [n] * 3, -1)
-    h_r, h_z, h_n = split_pieces(_hidden(h, w_hh, b_hh), [n] * 3, -1)
-    new = (x_n + (x_r + h_r).sigmoid() * h_n).tanh()
-    return new + (x_z + h_z).sigmoid() * (h - new)
+    """One GRU step: ``n + z (h - n)`` with ``n = tanh(xi_n + r (h W_hn^T + b_hn))``, gates fused in one op."""
+    return gru_cell_gates(xi, _hidden(h, w_hh, b_hh), h)
 
 
 def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):

@@ -4,7 +4,7 @@ import pytest
 
 import distgrad
 from distgrad.autograd import gradcheck, gradgradcheck
-from distgrad.autograd.ops.recurrent import lstm_cell_gates
+from distgrad.autograd.ops.recurrent import gru_cell_gates, lstm_cell_gates
 
 
 def _composed(gates, c):
@@ -52,3 +52,28 @@ def test_shape_errors():
         lstm_cell_gates(distgrad.zeros(2, 10), distgrad.zeros(2, 3))
     with pytest.raises(RuntimeError, match="do not fit"):
         lstm_cell_gates(distgrad.zeros(3, 12), distgrad.zeros(2, 3))
+
+
+def _gru_composed(xi, hh, h):
+    xr, xz, xn = xi.chunk(3, -1)
+    hr, hz, hn = hh.chunk(3, -1)
+    r, z = (xr + hr).sigmoid(), (xz + hz).sigmoid()
+    n = (xn + r * hn).tanh()
+    return (1 - z) * n + z * h
+
+
+def test_gru_gates_match_the_composed_cell_and_gradcheck():
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal((3, 6)) * 2, rng.standard_normal((3, 6)), rng.standard_normal((3, 2))]
+    results = []
+    for fn in (gru_cell_gates, _gru_composed):
+        ts = [distgrad.tensor(a, requires_grad=True) for a in arrays]
+        out = fn(*ts)
+        (out * out).sum().backward()
+        results.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    ts = [distgrad.tensor(a, requires_grad=True) for a in arrays]
+    assert gradcheck(gru_cell_gates, ts) and gradgradcheck(gru_cell_gates, ts)
+    with pytest.raises(RuntimeError, match=r"hh of shape \[3, 5\] does not fit"):
+        gru_cell_gates(distgrad.zeros(3, 6), distgrad.zeros(3, 5), distgrad.zeros(3, 2))

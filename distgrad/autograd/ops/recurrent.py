@@ -1,4 +1,4 @@
-"""The fused LSTM cell: gate activations, the cell update and the output in one node.
+"""The fused LSTM and GRU cells: gate activations and the state update in one node each.
 
 An LSTM step composed of ops records a dozen nodes (split, three sigmoids, two tanh, the
 products and sums), and a training step of a 2-layer LSTM over 64 time steps runs each of
@@ -8,7 +8,11 @@ them 256 times forward and back.  :class:`LSTMCellGates` takes the gate pre-acti
 
     c' = sigmoid(f) * c + sigmoid(i) * tanh(g),    h' = sigmoid(o) * tanh(c')
 
-Its backward is written once against ``xp``: in an ordinary pass it uses the activations
+:class:`GRUCellGates` takes the projected input ``x W_ih^T + b_ih`` and hidden product
+``h W_hh^T + b_hh`` (both (B, 3H), gates r, z, n) and ``h``, and returns
+``n + z (h - n)`` with ``n = tanh(x_n + r h_n)``.
+
+Each backward is written once against ``xp``: in an ordinary pass it uses the activations
 kept from forward; under ``create_graph=True`` it recomputes them from the saved inputs with
 Tensor ops, so second derivatives are exact.
 
@@ -67,3 +71,46 @@ def lstm_cell_gates(gates, c):
         raise RuntimeError(f"lstm_cell_gates: gates of shape {list(gates.shape)} do not fit a cell state of "
                            f"shape {list(c.shape)} (expected gates (*, {4 * n}))")
     return LSTMCellGates.apply(gates, c)
+
+
+def _gru_activations(xi, hh, h):
+    """(r, z, n) for the projected input ``xi``, the hidden product ``hh`` and the state ``h``."""
+    k = h.shape[-1]
+    rz = _sigmoid(xi[..., :2 * k] + hh[..., :2 * k])
+    r, z = rz[..., :k], rz[..., k:]
+    return r, z, _tanh(xi[..., 2 * k:] + r * hh[..., 2 * k:])
+
+
+class GRUCellGates(ArrayFunction):
+    """``(xi, hh, h) -> h'`` of one GRU step (see the module docstring)."""
+
+    node_name = "GRUCellGatesBackward0"
+    array_backward = True
+
+    @staticmethod
+    def forward(ctx, xi, hh, h):
+        r, z, n = _gru_activations(xi, hh, h)
+        ctx.save_for_backward(xi, hh, h)
+        ctx.acts = (r, z, n)
+        return n + z * (h - n)
+
+    @staticmethod
+    def backward(ctx, g):
+        xi, hh, h = ctx.saved_tensors
+        r, z, n = _gru_activations(xi, hh, h) if isinstance(g, Tensor) else ctx.acts
+        k = h.shape[-1]
+        dn = g * (1 - z) * (1 - n * n)
+        dz = g * (h - n) * z * (1 - z)
+        dr = dn * hh[..., 2 * k:] * r * (1 - r)
+        xp = xp_of(g)
+        return (xp.concatenate([dr, dz, dn], axis=-1), xp.concatenate([dr, dz, dn * r], axis=-1), g * z)
+
+
+def gru_cell_gates(xi, hh, h):
+    """One GRU step from the projected input and hidden product (B, 3H) and the state (B, H), one node."""
+    k = h.shape[-1]
+    for name, t in (("xi", xi), ("hh", hh)):
+        if t.shape[-1] != 3 * k or t.shape[:-1] != h.shape[:-1]:
+            raise RuntimeError(f"gru_cell_gates: {name} of shape {list(t.shape)} does not fit a hidden state of "
+                               f"shape {list(h.shape)} (expected (*, {3 * k}))")
+    return GRUCellGates.apply(xi, hh, h)
