@@ -36,6 +36,7 @@ from distgrad.autograd.ops.einsum import einsum  # noqa: F401
 from distgrad.autograd.ops.composites import (addcdiv, addcmul, broadcast_shapes, broadcast_tensors,  # noqa: F401
                                               cumulative_trapezoid, diff, dist, float_power, fmax, fmin, gcd,
                                               heaviside, lcm, ldexp, logspace, ravel, trapezoid)
+from distgrad.autograd.ops.composites import angle, gradient, vander  # noqa: F401
 from distgrad.autograd.ops.index_put import index_copy, index_fill, index_put, masked_scatter, put  # noqa: F401
 from distgrad.autograd.ops.quantile import nanquantile, quantile  # noqa: F401
 from distgrad.autograd.ops.elementwise import (copysign, exp2, fmod, frac, isneginf, isposinf, logaddexp,  # noqa: F401

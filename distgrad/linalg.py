@@ -26,6 +26,7 @@ Example::
 """
 from distgrad.autograd.ops.decompositions import (cholesky, cholesky_ex, eigh, eigvalsh, qr, svd,  # noqa: F401
                                                   svdvals)
+from distgrad.autograd.ops.composites import linalg_vander as vander  # noqa: F401
 from distgrad.autograd.ops.linalg import matmul  # noqa: F401
 from distgrad.autograd.ops.matrix_functions import (cond, cross, matrix_exp, matrix_norm, matrix_power,  # noqa: F401
                                                     matrix_rank, multi_dot, norm, tensorinv, tensorsolve,
@@ -37,4 +38,4 @@ from distgrad.autograd.ops.solvers import (LinAlgError, det, inv, inv_ex, lstsq,
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "eigh", "eigvalsh", "inv", "inv_ex",
            "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",
            "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve",
-           "vecdot", "vector_norm"]
+           "vander", "vecdot", "vector_norm"]

@@ -159,6 +159,12 @@ TENSOR_OPS = {
     "cov": (lambda m, a, w: m.cov(a, aweights=w), [(R, (3, 5)), (P, (5,))]),
     "combinations": (lambda m, a: m.combinations(a, 2, with_replacement=True), [(R, (4,))]),
     "svd": (lambda m, a: m.svd(a).S, [(R, (2, 4, 3))]),
+    "gradient": (lambda m, a: m.gradient(a, spacing=(0.5, 2.0), edge_order=2)[1] + m.gradient(a)[0],
+                 [(R, (3, 4))]),
+    # torch.vander's own backward fails in PyTorch 2.13 (an in-place write inside it), so the gradient
+    # is compared through linalg.vander and torch.vander's values on a detached input
+    "vander": (lambda m, a: m.linalg.vander(a, N=3).flip(-1) * m.vander(a.detach(), 3), [(R, (4,))]),
+    "angle": (lambda m, a: m.angle(a) + a, [(R, (3, 4))]),
     # composed functions
     "addcmul": (lambda m, a, b, c: m.addcmul(a, b, c, value=0.5), [(R, (3, 4)), (R, (3, 4)), (R, (4,))]),
     "addcdiv": (lambda m, a, b, c: m.addcdiv(a, b, c, value=2.0), [(R, (3, 4)), (R, (3, 4)), (P, (3, 4))]),

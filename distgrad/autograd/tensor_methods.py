@@ -215,6 +215,7 @@ Tensor.lcm = cps.lcm
 Tensor.diff = cps.diff
 Tensor.dist = cps.dist
 Tensor.ravel = cps.ravel
+Tensor.angle = cps.angle
 Tensor.clamp = un.clamp
 Tensor.clip = un.clamp
 

@@ -102,3 +102,50 @@ ERRORS = {
 @pytest.mark.parametrize("name", sorted(ERRORS))
 def test_errors_match_torch_types(name):
     assert_raises_like_torch(ERRORS[name])
+
+
+GRAD_CASES = [({}, (4, 5)), ({"spacing": 2.0}, (4, 5)), ({"dim": 1, "edge_order": 2}, (4, 5)),
+              ({"spacing": (0.5, 3.0)}, (4, 5)), ({"dim": 0, "edge_order": 2}, (3, 2)),
+              ({"spacing": "coords", "dim": 1}, (2, 5)), ({"spacing": "coords", "dim": 1, "edge_order": 2}, (2, 5)),
+              ({"dim": (0,)}, (2, 3))]
+
+
+@pytest.mark.parametrize("kw, shape", GRAD_CASES, ids=[str(k) for k, _ in GRAD_CASES])
+def test_gradient_matches_torch(kw, shape):
+    torch = pytest.importorskip("torch")
+    a = RNG.standard_normal(shape)
+    coords = np.array([0.0, 0.5, 1.5, 1.7, 3.0])
+
+    def fn(m, x):
+        k = dict(kw)
+        if k.get("spacing") == "coords":
+            k["spacing"] = (m.tensor(coords, dtype=m.float64),)
+        return m.cat([g.reshape(-1) for g in m.gradient(x, **k)])
+    xd, xt = distgrad.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    od, ot = fn(distgrad, xd), fn(torch, xt)
+    np.testing.assert_allclose(od.detach().numpy(), ot.detach().numpy(), rtol=1e-12, atol=1e-13)
+    g = RNG.standard_normal(tuple(ot.shape))
+    od.backward(distgrad.tensor(g))
+    ot.backward(torch.tensor(g))
+    np.testing.assert_allclose(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-13)
+    assert gradcheck(lambda x: fn(distgrad, x), [distgrad.tensor(a, requires_grad=True)])
+
+
+def test_vander_and_angle_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([0.0, 1.5, -2.0, 3.0])
+    for kw in ({}, {"N": 2}, {"N": 5, "increasing": True}):
+        a, b = distgrad.vander(distgrad.tensor(x), **kw), torch.vander(torch.tensor(x), **kw)
+        np.testing.assert_allclose(a.numpy(), b.numpy())
+    batch = RNG.standard_normal((2, 3))
+    np.testing.assert_allclose(distgrad.linalg.vander(distgrad.tensor(batch), N=4).numpy(),
+                               torch.linalg.vander(torch.tensor(batch), N=4).numpy(), rtol=1e-12)
+    xv = distgrad.tensor(x, requires_grad=True)
+    assert gradcheck(lambda t: distgrad.linalg.vander(t), [xv]) and gradgradcheck(lambda t: distgrad.vander(t, 3), [xv])
+    special = np.array([-1.0, -0.0, 0.0, 2.0, np.nan, -np.inf, np.inf])
+    np.testing.assert_array_equal(distgrad.angle(distgrad.tensor(special)).numpy(),
+                                  torch.angle(torch.tensor(special)).numpy())
+    assert distgrad.angle(distgrad.tensor([-1, 2])).dtype == distgrad.float32
+    leaf = distgrad.tensor([-1.0, 3.0], requires_grad=True)
+    distgrad.angle(leaf).sum().backward()
+    assert leaf.grad.tolist() == [0.0, 0.0]

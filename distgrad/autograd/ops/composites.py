@@ -1,7 +1,8 @@
 """Functions composed from other ops, with no backward of their own: ``addcmul``/``addcdiv``,
 ``fmax``/``fmin``, ``float_power``, ``ldexp``, ``heaviside``, ``gcd``/``lcm``, ``diff``,
-``trapezoid``/``cumulative_trapezoid``, ``dist``, ``ravel``, ``broadcast_shapes``/``broadcast_tensors``
-and ``logspace``.
+``trapezoid``/``cumulative_trapezoid``, ``gradient``, ``dist``, ``ravel``,
+``broadcast_shapes``/``broadcast_tensors``, ``logspace``, ``angle`` and ``vander`` (also
+``linalg.vander``).
 
 Their gradients (and second derivatives) come from the ops they are made of; ``heaviside``,
 ``gcd`` and ``lcm`` are piecewise constant or integer-only and have none, as in PyTorch.
@@ -20,7 +21,7 @@ from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.ops.arithmetic import where
 from distgrad.autograd.ops.inplace import inplace_variant
-from distgrad.autograd.ops.join import cat
+from distgrad.autograd.ops.join import cat, stack
 from distgrad.autograd.ops.reduce import sum as sum_, vector_norm
 from distgrad.autograd.tensor import Size, Tensor
 from distgrad.creation import tensor
@@ -291,3 +292,130 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
 
 addcmul_ = inplace_variant(addcmul, "addcmul_")
 addcdiv_ = inplace_variant(addcdiv, "addcdiv_")
+
+
+def angle(input):
+    """The argument of each element: pi for negative reals, 0 otherwise, NaN for NaN (``torch.angle``).
+
+    The gradient is 0, as PyTorch's for real input.
+
+    Example::
+
+        >>> distgrad.angle(distgrad.tensor([-1.0, 0.0, 2.0]))
+        tensor([3.1416, 0.0000, 0.0000])
+    """
+    x = input if input.is_floating_point() else input.to(dtypes.get_default_dtype())
+    finite = where(x.isfinite(), x, 0.0)
+    out = where(x != x, x.detach(), (x.detach() < 0).to(x.dtype) * np.pi)  # pi in x's own dtype
+    return out + finite * 0.0  # keeps the graph, with PyTorch's zero gradient
+
+
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix of a 1-D ``x``: columns ``x ** (N - 1) ... x ** 0`` (``increasing`` reverses
+    them) (``torch.vander``).
+
+    Example::
+
+        >>> distgrad.vander(distgrad.tensor([1.0, 2.0, 3.0]), 3)
+        tensor([[1., 1., 1.],
+                [4., 2., 1.],
+                [9., 3., 1.]])
+    """
+    if x.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    if N is not None and N < 0:
+        raise RuntimeError("N must be non-negative.")
+    out = linalg_vander(x, N=N)
+    return out if increasing else out.flip(-1)
+
+
+def linalg_vander(x, *, N=None):
+    """``torch.linalg.vander``: for ``x`` of shape (*, n), the (*, n, N) matrices of powers
+    ``x ** 0, x ** 1, ..., x ** (N - 1)`` (N = n by default), built by repeated products so the
+    gradient is finite at 0.
+
+    Example::
+
+        >>> distgrad.linalg.vander(distgrad.tensor([2.0, 3.0]))
+        tensor([[1., 2.],
+                [1., 3.]])
+    """
+    if x.ndim < 1:
+        raise RuntimeError("linalg.vander: x must have at least one dimension")
+    n = x.shape[-1] if N is None else int(N)
+    if n < 1:
+        raise RuntimeError("N must be greater than 1.")
+    x = x.to(dtypes.int64) if x.dtype == dtypes.bool_ else x
+    cols = [x * 0 + 1]
+    for _ in range(n - 1):
+        cols.append(cols[-1] * x)
+    return stack(cols, -1)
+
+
+def _coordinates(spacing, size, k, xp):
+    """Float64 sample coordinates along a dimension of ``size`` from the ``k``-th spacing argument."""
+    if isinstance(spacing, (list, tuple)):
+        s = spacing[k]
+    else:
+        s = spacing
+    if isinstance(s, Tensor):
+        coords = np.asarray(s.tolist(), dtype=np.float64)
+        if coords.ndim != 1 or coords.size != size:
+            raise RuntimeError(f"torch.gradient expected each tensor to be on the same device and of size {size} "
+                               f"as input's dimension, but got {list(s.shape)}")
+        return coords
+    return np.arange(size, dtype=np.float64) * float(s)
+
+
+def gradient(input, *, spacing=1, dim=None, edge_order=1):
+    """Estimate the derivative of ``input`` along each of ``dim`` (all dims by default) with central
+    differences inside and one-sided differences of ``edge_order`` (1 or 2) at the edges, for a
+    scalar spacing, one scalar per dim, or one coordinate tensor per dim (``torch.gradient``).
+
+    Returns a tuple with one tensor per dimension.  Differentiable: each result is a fixed linear
+    combination of neighbouring elements.
+
+    Example::
+
+        >>> distgrad.gradient(distgrad.tensor([1.0, 2.0, 4.0, 7.0]))
+        (tensor([1.0000, 1.5000, 2.5000, 3.0000]),)
+    """
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    x = input if input.is_floating_point() else input.to(dtypes.get_default_dtype())
+    dims = list(range(x.ndim)) if dim is None else ([dim] if isinstance(dim, int) else list(dim))
+    dims = [x._dim(d) for d in dims]
+    if isinstance(spacing, (list, tuple)) and len(spacing) != len(dims):
+        raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or it's spacing and dim "
+                           f"arguments to have the same length, but got a spacing argument of length "
+                           f"{len(spacing)} and a dim argument of length {len(dims)}.")
+    xp = backend.get_array_module(x._data)
+    out = []
+    for k, d in enumerate(dims):
+        n = x.shape[d]
+        if n < edge_order + 1:
+            raise RuntimeError("torch.gradient expected each dimension size to be at least edge_order+1")
+        c = _coordinates(spacing, n, k, xp)
+        f = x.movedim(d, -1)
+
+        def const(a):
+            return Tensor._make(xp.asarray(a, dtype=x._data.dtype))
+        pieces = []
+        if edge_order == 1:
+            pieces.append(((f[..., 1] - f[..., 0]) / const(c[1] - c[0])).unsqueeze(-1))
+        else:
+            h1, h2 = c[1] - c[0], c[2] - c[1]
+            a, b, cc = -(2 * h1 + h2) / (h1 * (h1 + h2)), (h1 + h2) / (h1 * h2), -h1 / (h2 * (h1 + h2))
+            pieces.append((f[..., 0] * const(a) + f[..., 1] * const(b) + f[..., 2] * const(cc)).unsqueeze(-1))
+        if n > 2:
+            hd, hs = c[1:-1] - c[:-2], c[2:] - c[1:-1]
+            a, b, cc = -hs / (hd * (hd + hs)), (hs - hd) / (hd * hs), hd / (hs * (hd + hs))
+            pieces.append(f[..., :-2] * const(a) + f[..., 1:-1] * const(b) + f[..., 2:] * const(cc))
+        if edge_order == 1:
+            pieces.append(((f[..., -1] - f[..., -2]) / const(c[-1] - c[-2])).unsqueeze(-1))
+        else:
+            h1, h2 = c[-2] - c[-3], c[-1] - c[-2]
+            a, b, cc = h2 / (h1 * (h1 + h2)), -(h2 + h1) / (h1 * h2), (2 * h2 + h1) / (h2 * (h1 + h2))
+            pieces.append((f[..., -3] * const(a) + f[..., -2] * const(b) + f[..., -1] * const(cc)).unsqueeze(-1))
+        out.append(cat(pieces, -1).movedim(-1, d))
+    return tuple(out)
