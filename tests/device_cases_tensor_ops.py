@@ -188,6 +188,8 @@ TENSOR_OPS = {
     "cholesky": (lambda m, a: m.cholesky(_spd(m, a)) + m.cholesky(_spd(m, a), upper=True).mT, [(R, (2, 3, 3))]),
     "cholesky_solve": (lambda m, b, a: m.cholesky_solve(b, m.linalg.cholesky(_spd(m, a))), [(R, (3, 2)), (R, (3, 3))]),
     "matrix_exp": (lambda m, a: m.matrix_exp(a), [(R, (2, 3, 3))]),
+    "triangular_solve": (lambda m, b, a: m.triangular_solve(b, _shifted(m, a).triu(), transpose=True).solution,
+                         [(R, (3, 2)), (R, (3, 3))]),
     "matrix_power": (lambda m, a: m.matrix_power(a, 3), [(R, (3, 3))]),
     "matrix_power_negative": (lambda m, a: m.matrix_power(_shifted(m, a), -2), [(R, (3, 3))]),
 }

@@ -310,6 +310,7 @@ Tensor.inverse = sv.inverse
 Tensor.pinverse = sv.pinverse
 Tensor.cholesky = dec.cholesky_legacy
 Tensor.cholesky_solve = sv.cholesky_solve
+Tensor.triangular_solve = sv.triangular_solve
 Tensor.matrix_power = mf.matrix_power
 Tensor.matrix_exp = mf.matrix_exp
 

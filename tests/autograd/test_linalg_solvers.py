@@ -214,3 +214,17 @@ def test_lstsq_gradients_and_errors():
         LA.lstsq(distgrad.ones(2, 4, 3), distgrad.ones(4, 2))
     with pytest.raises(RuntimeError, match="parameter `driver` should be one of"):
         LA.lstsq(distgrad.ones(3, 2), distgrad.ones(3, 2), driver="magma")
+
+
+@pytest.mark.parametrize("upper, transpose, unitriangular", [(True, False, False), (False, False, False),
+                                                             (True, True, False), (False, True, True)])
+def test_legacy_triangular_solve(upper, transpose, unitriangular):
+    a, b = well(2, 3, 3), randn(2, 3, 2, seed=3)
+    kw = dict(upper=upper, transpose=transpose, unitriangular=unitriangular)
+    tri = (lambda y: y.triu()) if upper else (lambda y: y.tril())
+    both(lambda x, y: distgrad.triangular_solve(x, tri(y), **kw).solution, *dg(b, a))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch warns that triangular_solve is deprecated
+        check_parity(lambda m, x, y: m.triangular_solve(x, y, **kw).solution, b, a)
+        check_parity(lambda m, x, y: x.triangular_solve(y, **kw).cloned_coefficient, b, a, grad=False)

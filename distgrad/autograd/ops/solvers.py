@@ -62,6 +62,7 @@ def return_type(name, fields):
 linalg_slogdet = return_type("linalg_slogdet", ["sign", "logabsdet"])
 linalg_inv_ex = return_type("linalg_inv_ex", ["inverse", "info"])
 linalg_lstsq = return_type("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+triangular_solve_type = return_type("triangular_solve", ["solution", "cloned_coefficient"])
 
 
 def torch_type_name(t):
@@ -390,6 +391,26 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     if left:
         return SolveTriangular.apply(A, B, bool(upper), bool(unitriangular))
     return SolveTriangular.apply(A.mT, B.mT, not upper, bool(unitriangular)).mT
+
+
+def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
+    """The legacy ``torch.triangular_solve``: ``(solution, cloned_coefficient)`` of ``op(T) X = b``, with
+    ``op`` the transpose when ``transpose`` and ``T`` the upper (or lower) triangle of ``A``.
+
+    Prefer :func:`distgrad.linalg.solve_triangular` (arguments reversed, no copy of ``A``), as
+    PyTorch advises; this form exists so programs written against it run.
+
+    Example::
+
+        >>> import distgrad
+        >>> A = distgrad.tensor([[2.0, 1.0], [0.0, 3.0]])
+        >>> distgrad.triangular_solve(distgrad.tensor([[1.0], [2.0]]), A).solution
+        tensor([[0.1667],
+                [0.6667]])
+    """
+    T = A.mT if transpose else A
+    x = solve_triangular(T, b, upper=(not upper) if transpose else upper, unitriangular=unitriangular)
+    return triangular_solve_type(x, A.clone())
 
 
 class Det(ArrayFunction):
