@@ -17,7 +17,7 @@ Example::
 """
 from distgrad import backend
 from distgrad import dtypes
-from distgrad.autograd.ops.solvers import return_type
+from distgrad.autograd.ops.return_types import return_type
 from distgrad.autograd.tensor import Tensor
 
 

@@ -17,8 +17,8 @@ Example::
 """
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
-from distgrad.autograd.ops.solvers import (LinAlgError, check_float, check_matrix, check_square, eye_for, mT,
-                                           return_type)
+from distgrad.autograd.ops.return_types import return_type
+from distgrad.autograd.ops.solvers import LinAlgError, check_float, check_matrix, check_square, eye_for, mT
 from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
 from distgrad.autograd import grad_mode

@@ -14,7 +14,6 @@ Example::
     >>> distgrad.cumsum(x, 0)
     tensor([3., 4., 6.])
 """
-import collections
 
 import numpy as np
 
@@ -24,7 +23,8 @@ from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.gather import dim_positions
 from distgrad.autograd.ops.index import TakeFlat
-from distgrad.autograd.ops.reduce import normalize_dims, return_types
+from distgrad.autograd.ops.reduce import normalize_dims
+from distgrad.autograd.ops.return_types import return_type
 from distgrad.autograd.tensor import Tensor
 
 
@@ -272,12 +272,8 @@ def triu(input, diagonal=0):
 
 
 # --- sort, argsort, topk -------------------------------------------------------------------------
-_Sort = collections.namedtuple("sort", ["values", "indices"])
-_Topk = collections.namedtuple("topk", ["values", "indices"])
-_Sort.__repr__ = lambda self: f"distgrad.return_types.sort(\nvalues={self.values!r},\nindices={self.indices!r})"
-_Topk.__repr__ = lambda self: f"distgrad.return_types.topk(\nvalues={self.values!r},\nindices={self.indices!r})"
-return_types.sort = _Sort
-return_types.topk = _Topk
+_Sort = return_type("sort", ["values", "indices"])
+_Topk = return_type("topk", ["values", "indices"])
 
 
 class SortValues(TakeFlat):

@@ -19,24 +19,16 @@ Example::
     >>> distgrad.searchsorted(distgrad.tensor([1.0, 3.0, 5.0]), distgrad.tensor([3.0, 6.0]))
     tensor([1, 3])
 """
-import collections
 
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.gather import dim_positions
 from distgrad.autograd.ops.index import TakeFlat
 from distgrad.autograd.ops.misc import _argsort, sort
-from distgrad.autograd.ops.reduce import return_types
+from distgrad.autograd.ops.return_types import return_type
 from distgrad.autograd.tensor import Tensor
 
 
-def _named(name):
-    cls = collections.namedtuple(name, ["values", "indices"])
-    cls.__repr__ = lambda self: f"distgrad.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
-    setattr(return_types, name, cls)
-    return cls
-
-
-_Kthvalue, _Median, _Nanmedian = _named("kthvalue"), _named("median"), _named("nanmedian")
+_Kthvalue, _Median, _Nanmedian = (return_type(n, ["values", "indices"]) for n in ("kthvalue", "median", "nanmedian"))
 
 
 class KthvalueValues(TakeFlat):

@@ -14,13 +14,13 @@ Example::
     indices=tensor([1, 0]))
 """
 import builtins
-import collections
 
 from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.arithmetic import maximum, minimum, where
 from distgrad.autograd.ops.cast import to
+from distgrad.autograd.ops.return_types import return_type, return_types  # noqa: F401  (re-exported)
 from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.ops.unary import abs as abs_, exp, log, sqrt
 from distgrad.autograd.tensor import Tensor
@@ -277,20 +277,8 @@ def amin(input, dim=(), keepdim=False):
     return Amin.apply(input, axes, keepdim, False)
 
 
-class _ReturnTypes:
-    max = collections.namedtuple("max", ["values", "indices"])
-    min = collections.namedtuple("min", ["values", "indices"])
-
-
-def _pretty(cls_name):
-    def __repr__(self):
-        return f"distgrad.return_types.{cls_name}(\nvalues={self.values!r},\nindices={self.indices!r})"
-    return __repr__
-
-
-_ReturnTypes.max.__repr__ = _pretty("max")
-_ReturnTypes.min.__repr__ = _pretty("min")
-return_types = _ReturnTypes
+return_type("max", ["values", "indices"])
+return_type("min", ["values", "indices"])
 
 
 def _max_min(input, dim, keepdim, other, is_max):

@@ -21,7 +21,6 @@ Example::
     >>> distgrad.cummax(distgrad.tensor([1, 3, 2]), 0).indices
     tensor([0, 1, 1])
 """
-import collections
 
 from distgrad import backend
 from distgrad import dtypes
@@ -32,7 +31,7 @@ from distgrad.autograd.ops.arithmetic import where
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.gather import gather
 from distgrad.autograd.ops.misc import cumsum, flip
-from distgrad.autograd.ops.reduce import return_types
+from distgrad.autograd.ops.return_types import return_type
 from distgrad.autograd.ops.unary import exp, log
 from distgrad.autograd.tensor import Tensor
 from distgrad.creation import eye, ones
@@ -162,12 +161,8 @@ def cumprod_(t, dim, *, dtype=None):
 
 
 # --- cummax, cummin ------------------------------------------------------------------------------
-_Cummax = collections.namedtuple("cummax", ["values", "indices"])
-_Cummin = collections.namedtuple("cummin", ["values", "indices"])
-_Cummax.__repr__ = lambda self: f"distgrad.return_types.cummax(\nvalues={self.values!r},\nindices={self.indices!r})"
-_Cummin.__repr__ = lambda self: f"distgrad.return_types.cummin(\nvalues={self.values!r},\nindices={self.indices!r})"
-return_types.cummax = _Cummax
-return_types.cummin = _Cummin
+_Cummax = return_type("cummax", ["values", "indices"])
+_Cummin = return_type("cummin", ["values", "indices"])
 
 
 def _running_extreme_index(x, d, name):

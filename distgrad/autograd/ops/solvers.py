@@ -18,7 +18,6 @@ Example::
     tensor([[4., 0.],
             [0., 2.]])
 """
-import collections
 
 import numpy as np  # host-side only: shape broadcasting, machine epsilon, errstate
 
@@ -27,6 +26,7 @@ from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.arithmetic import broadcast_error, where
 from distgrad.autograd.ops.linalg import matmul
+from distgrad.autograd.ops.return_types import return_type
 from distgrad.autograd.ops.tensor_xp import sum_to, xp_of
 from distgrad.autograd.tensor import Tensor
 
@@ -46,17 +46,6 @@ class LinAlgError(RuntimeError):
         ...     print(type(e).__mro__[1].__name__)
         RuntimeError
     """
-
-
-def return_type(name, fields):
-    """A namedtuple printing as ``distgrad.return_types.<name>(...)``, as PyTorch's structseqs print."""
-    cls = collections.namedtuple(name, fields)
-
-    def __repr__(self):
-        body = ",\n".join(f"{f}={getattr(self, f)!r}" for f in fields)
-        return f"distgrad.return_types.{name}(\n{body})"
-    cls.__repr__ = __repr__
-    return cls
 
 
 linalg_slogdet = return_type("linalg_slogdet", ["sign", "logabsdet"])

@@ -20,7 +20,7 @@ from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.ops.arithmetic import broadcast_error, where
 from distgrad.autograd.ops.reduce import amax, amin, mean, std, sum as sum_, var
-from distgrad.autograd.ops.solvers import return_type
+from distgrad.autograd.ops.return_types import return_type
 from distgrad.autograd.tensor import Tensor
 from distgrad.creation import tensor
 
