@@ -65,8 +65,9 @@ from distgrad.autograd.ops.splits import dsplit, hsplit, tensor_split, vsplit  #
 from distgrad.autograd.ops.decompositions import cholesky_legacy as cholesky  # noqa: F401
 from distgrad.autograd.ops.decompositions import svd_legacy as svd  # noqa: F401
 from distgrad.autograd.ops.matrix_functions import matrix_exp, matrix_power  # noqa: F401
-from distgrad.autograd.ops.solvers import (cholesky_solve, det, inverse, logdet, pinverse, slogdet,  # noqa: F401
-                                           triangular_solve)
+from distgrad.autograd.ops.determinants import det, logdet, slogdet  # noqa: F401
+from distgrad.autograd.ops.least_squares import pinverse  # noqa: F401
+from distgrad.autograd.ops.solvers import cholesky_solve, inverse, triangular_solve  # noqa: F401
 from distgrad.autograd.ops.pooling import adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool2d  # noqa: F401
 from distgrad.autograd.ops.reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min,  # noqa: F401
                                           norm, prod, return_types, std, sum, var)

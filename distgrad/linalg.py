@@ -3,7 +3,9 @@
 Every function takes batches (``(*, m, n)``, the last two dims are the
 matrix), follows PyTorch's names, signatures, shapes and errors, and is
 differentiable - twice, where PyTorch is.  The ops live in
-:mod:`distgrad.autograd.ops.solvers` (inv, solve, det, pinv, lstsq...),
+:mod:`distgrad.autograd.ops.solvers` (inv, solve, solve_triangular, cholesky_solve),
+:mod:`~distgrad.autograd.ops.determinants` (det, slogdet),
+:mod:`~distgrad.autograd.ops.least_squares` (pinv, lstsq),
 :mod:`~distgrad.autograd.ops.decompositions` (cholesky, qr, svd, eigh) and
 :mod:`~distgrad.autograd.ops.matrix_functions` (matrix_exp, norms, products);
 this module only gathers them under ``torch.linalg``'s names.
@@ -32,8 +34,9 @@ from distgrad.autograd.ops.matrix_functions import (cond, cross, matrix_exp, mat
                                                     matrix_rank, multi_dot, norm, tensorinv, tensorsolve,
                                                     vecdot)
 from distgrad.autograd.ops.reduce import vector_norm  # noqa: F401
-from distgrad.autograd.ops.solvers import (LinAlgError, det, inv, inv_ex, lstsq, pinv, slogdet, solve,  # noqa: F401
-                                           solve_triangular)
+from distgrad.autograd.ops.determinants import det, slogdet  # noqa: F401
+from distgrad.autograd.ops.least_squares import lstsq, pinv  # noqa: F401
+from distgrad.autograd.ops.solvers import LinAlgError, inv, inv_ex, solve, solve_triangular  # noqa: F401
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "eigh", "eigvalsh", "inv", "inv_ex",
            "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",

@@ -16,6 +16,7 @@ from distgrad.autograd.ops import composites as cps
 from distgrad.autograd.ops import counting as cnt
 from distgrad.autograd.ops import cast
 from distgrad.autograd.ops import decompositions as dec
+from distgrad.autograd.ops import determinants as dt
 from distgrad.autograd.ops import elementwise as ew
 from distgrad.autograd.ops import trigonometric as tr
 from distgrad.autograd.ops import gather as ga
@@ -24,6 +25,7 @@ from distgrad.autograd.ops import index_put as ipt
 from distgrad.autograd.ops import inplace as ip
 from distgrad.autograd.ops import join as jn
 from distgrad.autograd.ops import layout as lo
+from distgrad.autograd.ops import least_squares as lsq
 from distgrad.autograd.ops import linalg
 from distgrad.autograd.ops import matrix_functions as mf
 from distgrad.autograd.ops import misc
@@ -303,11 +305,11 @@ Tensor.lerp = pr.lerp
 Tensor.lerp_ = pr.lerp_
 
 # --- linear algebra (torch.linalg's functions that PyTorch also binds to Tensor) -----------------
-Tensor.det = sv.det
-Tensor.logdet = sv.logdet
-Tensor.slogdet = sv.slogdet
+Tensor.det = dt.det
+Tensor.logdet = dt.logdet
+Tensor.slogdet = dt.slogdet
 Tensor.inverse = sv.inverse
-Tensor.pinverse = sv.pinverse
+Tensor.pinverse = lsq.pinverse
 Tensor.cholesky = dec.cholesky_legacy
 Tensor.cholesky_solve = sv.cholesky_solve
 Tensor.triangular_solve = sv.triangular_solve

@@ -1,4 +1,5 @@
-"""Linear solves and what they give: inv, solve, solve_triangular, det, slogdet, pinv, lstsq.
+"""Linear solves: inv, solve, solve_triangular, triangular_solve and cholesky_solve, and the shared
+checks and helpers of the linear-algebra ops (determinants.py and least_squares.py hold the rest).
 
 Every op works on batches of matrices (the last two dims), broadcasting
 batch dims where PyTorch does.  Backward formulas are written once against
@@ -14,9 +15,6 @@ Example::
     >>> a = distgrad.tensor([[2.0, 0.0], [0.0, 4.0]], requires_grad=True)
     >>> distgrad.linalg.solve(a, distgrad.tensor([2.0, 2.0]))
     tensor([1.0000, 0.5000], grad_fn=<SqueezeBackward1>)
-    >>> distgrad.linalg.det(a).backward(); a.grad
-    tensor([[4., 0.],
-            [0., 2.]])
 """
 
 import numpy as np  # host-side only: shape broadcasting, machine epsilon, errstate
@@ -24,8 +22,7 @@ import numpy as np  # host-side only: shape broadcasting, machine epsilon, errst
 from distgrad import backend
 from distgrad import dtypes
 from distgrad.autograd.function import ArrayFunction
-from distgrad.autograd.ops.arithmetic import broadcast_error, where
-from distgrad.autograd.ops.linalg import matmul
+from distgrad.autograd.ops.arithmetic import broadcast_error
 from distgrad.autograd.ops.return_types import return_type
 from distgrad.autograd.ops.tensor_xp import sum_to, xp_of
 from distgrad.autograd.tensor import Tensor
@@ -48,9 +45,7 @@ class LinAlgError(RuntimeError):
     """
 
 
-linalg_slogdet = return_type("linalg_slogdet", ["sign", "logabsdet"])
 linalg_inv_ex = return_type("linalg_inv_ex", ["inverse", "info"])
-linalg_lstsq = return_type("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
 triangular_solve_type = return_type("triangular_solve", ["solution", "cloned_coefficient"])
 
 
@@ -400,251 +395,6 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
     T = A.mT if transpose else A
     x = solve_triangular(T, b, upper=(not upper) if transpose else upper, unitriangular=unitriangular)
     return triangular_solve_type(x, A.clone())
-
-
-class Det(ArrayFunction):
-    """Determinant; backward ``g det(A) A^-T``, or the adjugate (from the SVD) for singular ``A``."""
-
-    node_name = "LinalgDetBackward0"
-    array_backward = True
-
-    @staticmethod
-    def forward(ctx, a):
-        xp = backend.get_array_module(a)
-        d = xp.linalg.det(a) if a.shape[-1] else xp.ones(a.shape[:-2], dtype=a.dtype)
-        d = xp.asarray(d, dtype=a.dtype)
-        ctx.singular = bool((d == 0).any())
-        ctx.eye = eye_for(a, a.shape[-1])
-        ctx.save_for_backward(a, d)
-        return d
-
-    @staticmethod
-    def backward(ctx, g):
-        a, d = ctx.saved_tensors
-        xp = xp_of(g)
-        g2 = xp.expand_dims(xp.expand_dims(g, -1), -1)
-        if not ctx.singular:
-            return g2 * xp.expand_dims(xp.expand_dims(d, -1), -1) * mT(xp.linalg.inv(a))
-        # adj(A)^T = det(U) det(Vh) U diag(prod_{j != i} s_j) Vh: defined for every A, singular or not
-        u, s, vh = xp.linalg.svd(a)
-        eye = ctx.eye
-        others = xp.prod(xp.expand_dims(s, -2) * (1 - eye) + eye, axis=-1)
-        sign = xp.expand_dims(xp.expand_dims(xp.linalg.det(u) * xp.linalg.det(vh), -1), -1)
-        return g2 * sign * xp.matmul(u * xp.expand_dims(others, -2), vh)
-
-
-def det(A):
-    """The determinant of each square matrix in ``A`` (``torch.linalg.det``); differentiable also where 0.
-
-    Example::
-
-        >>> import distgrad
-        >>> distgrad.linalg.det(distgrad.tensor([[1.0, 2.0], [3.0, 4.0]]))
-        tensor(-2.)
-    """
-    check_square("linalg.det", A)
-    return Det.apply(A)
-
-
-class Slogdet(ArrayFunction):
-    """``(sign, log|det A|)``; only ``logabsdet`` has a gradient, ``g A^-T`` (``LinalgSlogdetBackward0``)."""
-
-    node_name = "LinalgSlogdetBackward0"
-    array_backward = True
-
-    @staticmethod
-    def forward(ctx, a):
-        xp = backend.get_array_module(a)
-        sign, logabs = xp.linalg.slogdet(a)
-        sign, logabs = xp.asarray(sign, dtype=a.dtype), xp.asarray(logabs, dtype=a.dtype)
-        ctx.mark_non_differentiable(sign)
-        ctx.save_for_backward(a)
-        return sign, logabs
-
-    @staticmethod
-    def backward(ctx, gsign, glog):
-        a, = ctx.saved_tensors
-        xp = xp_of(glog)
-        return xp.expand_dims(xp.expand_dims(glog, -1), -1) * mT(xp.linalg.inv(a))
-
-
-def slogdet(A):
-    """``(sign, logabsdet)`` of the determinant, stable where ``det`` would over/underflow.
-
-    Example::
-
-        >>> import distgrad
-        >>> distgrad.linalg.slogdet(distgrad.tensor([[-2.0, 0.0], [0.0, 1.0]])).sign
-        tensor(-1.)
-    """
-    check_square("linalg.slogdet", A)
-    return linalg_slogdet(*Slogdet.apply(A))
-
-
-def logdet(input):
-    """``log(det(A))``: NaN for a negative determinant, ``-inf`` for zero (``torch.logdet``).
-
-    Example::
-
-        >>> import distgrad
-        >>> distgrad.logdet(distgrad.tensor([[2.0, 0.0], [0.0, 0.5]]))
-        tensor(0.)
-    """
-    check_square("logdet", input)
-    sign, logabs = Slogdet.apply(input)
-    return where(sign < 0, float("nan"), logabs)
-
-
-class Pinv(ArrayFunction):
-    """Moore-Penrose pseudo-inverse with a singular-value cut-off (``LinalgPinvBackward0``).
-
-    Backward is the closed form for a fixed rank,
-    ``-P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A)``.
-    """
-
-    node_name = "LinalgPinvBackward0"
-    array_backward = True
-
-    @staticmethod
-    def forward(ctx, a, atol, rtol, hermitian):
-        xp = backend.get_array_module(a)
-        if hermitian:
-            w, q = xp.linalg.eigh(a)
-            s, left, right = xp.abs(w), q, xp.swapaxes(q, -1, -2) * 1
-            sign = xp.sign(w)
-        else:
-            left, s, right = xp.linalg.svd(a, full_matrices=False)
-            sign = 1
-        smax = s.max(axis=-1, keepdims=True) if s.shape[-1] else xp.zeros(s.shape[:-1] + (1,), dtype=a.dtype)
-        tol = xp.maximum(xp.expand_dims(xp.asarray(atol, dtype=a.dtype), -1),
-                         xp.expand_dims(xp.asarray(rtol, dtype=a.dtype), -1) * smax)
-        keep = s > tol
-        sinv = xp.where(keep, sign / xp.where(keep, s, 1), 0)
-        p = xp.matmul(xp.swapaxes(right, -1, -2) * xp.expand_dims(sinv, -2), xp.swapaxes(left, -1, -2))
-        p = p.astype(a.dtype, copy=False)
-        m, n = a.shape[-2:]
-        ctx.eye_m, ctx.eye_n = eye_for(a, m), eye_for(a, n)
-        ctx.save_for_backward(a, p)
-        return p
-
-    @staticmethod
-    def backward(ctx, g):
-        a, p = ctx.saved_tensors
-        xp = xp_of(g)
-        pt, gt = mT(p), mT(g)
-        ga = -xp.matmul(xp.matmul(pt, g), pt)
-        ga = ga + xp.matmul(gt - xp.matmul(a, xp.matmul(p, gt)), xp.matmul(p, pt))
-        ga = ga + xp.matmul(xp.matmul(pt, p), gt - xp.matmul(xp.matmul(gt, p), a))
-        return ga, None, None, None
-
-
-def _tolerances(A, atol, rtol, rcond):
-    if rcond is not None:
-        rtol = rcond
-    raw = [v._data if isinstance(v, Tensor) else v for v in (atol, rtol)]
-    if raw[0] is not None and raw[1] is None:
-        raw[1] = 0.0  # an explicit atol alone turns the default rtol off, as in PyTorch
-    if raw[1] is None:
-        raw[1] = float(np.finfo(A._data.dtype).eps) * max(A.shape[-2:])
-    if raw[0] is None:
-        raw[0] = 0.0
-    return raw[0], raw[1]
-
-
-def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None, out=None):
-    """The pseudo-inverse of each matrix in ``A`` (``torch.linalg.pinv``).
-
-    Singular values (absolute eigenvalues with ``hermitian=True``) not above
-    ``max(atol, rtol * s_max)`` count as zero; the default ``rtol`` is
-    ``eps * max(m, n)`` (none when only ``atol`` is given); ``rcond`` is the
-    older name of ``rtol``.
-
-    Example::
-
-        >>> import distgrad
-        >>> distgrad.linalg.pinv(distgrad.tensor([[2.0, 0.0], [0.0, 0.0]]))
-        tensor([[0.5000, 0.0000],
-                [0.0000, 0.0000]])
-    """
-    if out is not None:
-        raise TypeError("linalg.pinv: the out= argument is not supported by distgrad")
-    if A.ndim < 2 or A._data.dtype.kind != "f":
-        raise RuntimeError(f"linalg.pinv({torch_type_name(A)}{{{list(A.shape)}}}): expected a tensor with 2 or "
-                           "more dimensions of float, double, cfloat or cdouble types")
-    if hermitian:
-        check_square("linalg.pinv", A)
-    atol, rtol = _tolerances(A, atol, rtol, rcond)
-    return Pinv.apply(A, atol, rtol, bool(hermitian))
-
-
-def pinverse(input, rcond=1e-15):
-    """``torch.pinverse``: :func:`pinv` with ``rtol=rcond``.
-
-    Example::
-
-        >>> import distgrad
-        >>> distgrad.pinverse(distgrad.tensor([[4.0]]))
-        tensor([[0.2500]])
-    """
-    return pinv(input, rtol=rcond)
-
-
-_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
-
-
-def lstsq(A, B, rcond=None, *, driver=None):
-    """Least-squares solution of ``A X = B`` with PyTorch's ``(solution, residuals, rank, singular_values)``.
-
-    The solution is ``pinv(A) @ B`` (the minimum-norm solution, what every
-    LAPACK driver returns for full-rank input), so its gradient is the pseudo-
-    inverse's.  Which of the other fields are filled follows PyTorch's CPU
-    drivers (default ``'gelsy'``): ``residuals`` (squared column norms of
-    ``A X - B``) only for ``m > n`` with full-rank matrices and a driver other
-    than gelsy; ``rank`` for all but gels; ``singular_values`` for gelsd and
-    gelss.  The rank here comes from the singular values with cut-off
-    ``rcond * s_max`` (gelsy estimates it from a pivoted QR; the two agree
-    except on nearly rank-deficient input).
-
-    Example::
-
-        >>> import distgrad
-        >>> a = distgrad.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
-        >>> distgrad.linalg.lstsq(a, distgrad.tensor([[1.0], [2.0], [3.0]])).solution
-        tensor([[1.],
-                [2.]])
-    """
-    driver = "gelsy" if driver is None else driver
-    if driver not in _DRIVERS:
-        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
-    check_matrix("torch.linalg.lstsq", A)
-    check_float("torch.linalg.lstsq", A)
-    check_same_dtype("torch.linalg.lstsq", A, B, ("input", "other"))
-    if not (0 <= A.ndim - B.ndim <= 1):
-        raise RuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
-                           "(input.dim() - other.dim()) <= 1")
-    vector = is_vector_rhs(A, B)
-    if A.ndim - B.ndim == 1 and not vector:  # PyTorch then matches A's batch dims against B's leading dims
-        err = broadcast_error(tuple(A.shape[:-2]), tuple(B.shape[:-1]))
-        if err is not None:
-            raise err
-    Bm = B.unsqueeze(-1) if vector else B
-    if Bm.shape[-2] != A.shape[-2]:
-        raise RuntimeError("torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
-    m, n = A.shape[-2:]
-    rtol = float(np.finfo(A._data.dtype).eps) * max(m, n) if rcond is None or rcond < 0 else float(rcond)
-    X = matmul(Pinv.apply(A, 0.0, 0.0 if driver == "gels" else rtol, False), Bm)
-    xp = backend.get_array_module(A._data)
-    s = xp.linalg.svd(A._data, compute_uv=False)
-    rank = (s > rtol * s.max(axis=-1, keepdims=True)).sum(-1).astype(xp.int64) if min(m, n) else \
-        xp.zeros(A.shape[:-2], dtype=xp.int64)
-    empty = Tensor._make(xp.zeros((0,), dtype=A._data.dtype))
-    residuals = empty
-    if driver != "gelsy" and m > n and bool((rank == n).all()):
-        r = matmul(A, X) - Bm
-        residuals = (r * r).sum(-2)
-    return linalg_lstsq(X.squeeze(-1) if vector else X, residuals,
-                        Tensor._make(xp.zeros((0,), dtype=xp.int64)) if driver == "gels" else Tensor._make(rank),
-                        Tensor._make(s) if driver in ("gelsd", "gelss") else empty)
 
 
 class CholeskySolve(ArrayFunction):

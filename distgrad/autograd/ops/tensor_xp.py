@@ -164,7 +164,7 @@ class linalg:  # noqa: N801  (NumPy's name: ``xp.linalg.solve`` reads the same f
     @staticmethod
     def det(a):
         """``numpy.linalg.det``: :func:`distgrad.linalg.det`."""
-        from distgrad.autograd.ops.solvers import det  # deferred: solvers imports this module
+        from distgrad.autograd.ops.determinants import det  # deferred: determinants imports this module
         return det(a)
 
     @staticmethod
