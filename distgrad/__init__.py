@@ -74,9 +74,10 @@ from distgrad.autograd.ops.reduce import (amax, amin, argmax, argmin, logsumexp,
 from distgrad.autograd.ops.shape import (broadcast_to, flatten, movedim, permute, reshape,  # noqa: F401
                                          squeeze, swapaxes, swapdims, t, transpose, unflatten,
                                          unsqueeze)
-from distgrad.autograd.ops.unary import (abs, ceil, clamp, clip, cos, erf, exp, expm1, floor, log,  # noqa: F401
-                                         log1p, log2, log10, neg, negative, reciprocal, relu, round,
-                                         rsqrt, sigmoid, sign, sin, sqrt, square, tan, tanh, trunc)
+from distgrad.autograd.ops.rounding import ceil, floor, round, sign, trunc  # noqa: F401
+from distgrad.autograd.ops.unary import (abs, clamp, clip, cos, erf, exp, expm1, log, log1p, log2,  # noqa: F401
+                                         log10, neg, negative, reciprocal, relu, rsqrt, sigmoid, sin, sqrt,
+                                         square, tan, tanh)
 from distgrad.autograd.tensor import Size, Tensor  # noqa: F401
 from distgrad.backend import device  # noqa: F401
 from distgrad.creation import (arange, as_tensor, asarray, empty, empty_like, eye, from_numpy, full,  # noqa: F401

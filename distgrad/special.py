@@ -23,7 +23,8 @@ from distgrad.autograd.ops.special_functions import (digamma, entr, erfc, erfinv
                                                      xlog1py, xlogy)
 from distgrad.autograd.ops.special_functions import digamma as psi  # noqa: F401
 from distgrad.autograd.ops.special_functions import lgamma as gammaln  # noqa: F401
-from distgrad.autograd.ops.unary import erf, expm1, log1p, round as _round  # noqa: F401
+from distgrad.autograd.ops.rounding import round as _round
+from distgrad.autograd.ops.unary import erf, expm1, log1p  # noqa: F401
 
 
 def softmax(input, dim, *, dtype=None):

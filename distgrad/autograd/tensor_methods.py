@@ -34,6 +34,7 @@ from distgrad.autograd.ops import quantile as qn
 from distgrad.autograd.ops import random_fill as rf
 from distgrad.autograd.ops import products as pr
 from distgrad.autograd.ops import reduce as rd
+from distgrad.autograd.ops import rounding as rnd
 from distgrad.autograd.ops import sampling as smp
 from distgrad.autograd.ops import scan
 from distgrad.autograd.ops import scatter_reduce as scr
@@ -141,11 +142,11 @@ Tensor.tanh = un.tanh
 Tensor.sigmoid = un.sigmoid
 Tensor.relu = un.relu
 Tensor.abs = un.abs
-Tensor.sign = un.sign
-Tensor.floor = un.floor
-Tensor.ceil = un.ceil
-Tensor.round = un.round
-Tensor.trunc = un.trunc
+Tensor.sign = rnd.sign
+Tensor.floor = rnd.floor
+Tensor.ceil = rnd.ceil
+Tensor.round = rnd.round
+Tensor.trunc = rnd.trunc
 Tensor.erf = un.erf
 Tensor.erfc = spf.erfc
 Tensor.erfinv = spf.erfinv

@@ -312,7 +312,7 @@ class Remainder(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        # Tensor.floor is unary.floor; unary builds on this module, so it is reached through the Tensor
+        # Tensor.floor is rounding.floor (bound to Tensor after this module loads), reached through the Tensor
         return g, (-g * (a / b).floor() if ctx.needs_input_grad[1] else None)
 
 
@@ -362,7 +362,7 @@ def div(input, other, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
-        res = div(input, other).trunc()  # unary.trunc, through the Tensor (unary builds on this module)
+        res = div(input, other).trunc()  # rounding.trunc, through the Tensor (bound after this module)
         if isinstance(input, Tensor) and input._data.dtype.kind in "iu":
             res = to(res, input.dtype)
         return res

@@ -25,7 +25,8 @@ from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.arithmetic import broadcast_error, where
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.reduce import vector_norm
-from distgrad.autograd.ops.unary import abs as abs_, sign
+from distgrad.autograd.ops.rounding import sign
+from distgrad.autograd.ops.unary import abs as abs_
 from distgrad.autograd.tensor import Tensor
 
 _MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")

@@ -25,7 +25,8 @@ from distgrad.autograd.ops.arithmetic import as_operand, broadcast_error, maximu
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.inplace import inplace_variant
 from distgrad.autograd.ops.tensor_xp import xp_of
-from distgrad.autograd.ops.unary import _floating, sign, trunc
+from distgrad.autograd.ops.rounding import sign, trunc
+from distgrad.autograd.ops.unary import _floating
 from distgrad.autograd.tensor import Tensor
 
 

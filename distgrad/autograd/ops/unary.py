@@ -278,63 +278,6 @@ class Abs(ArrayFunction):
         return g * xp_of(g).sign(x)
 
 
-class _PiecewiseConstant(ArrayFunction):
-    """sign/floor/ceil/round/trunc: piecewise constant, so the gradient is zero."""
-
-    array_backward = True
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * 0
-
-
-class Sign(_PiecewiseConstant):
-    """-1, 0 or 1 by the sign of ``x``, 0 for NaN as in PyTorch; zero gradient (``torch.sign``)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        y = _xp(x).sign(x)
-        if x.dtype.kind == "f":
-            y = _xp(x).where(x != x, 0, y)
-        return y
-
-
-class Floor(_PiecewiseConstant):
-    """Rounds down to an integer value (``torch.floor``)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return _xp(x).floor(x)
-
-
-class Ceil(_PiecewiseConstant):
-    """Rounds up to an integer value (``torch.ceil``)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return _xp(x).ceil(x)
-
-
-class Round(_PiecewiseConstant):
-    """Rounds half to even, at ``decimals`` places (``torch.round``)."""
-
-    @staticmethod
-    def forward(ctx, x, decimals):
-        return _xp(x).round(x, decimals)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * 0, None
-
-
-class Trunc(_PiecewiseConstant):
-    """Rounds towards zero (``torch.trunc``)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return _xp(x).trunc(x)
-
-
 class Clamp(ArrayFunction):
     """Limits ``x`` to ``[lo, hi]`` with number bounds; the gradient passes inside them (``torch.clamp``)."""
 
@@ -472,31 +415,6 @@ def relu(x):
 def abs(x):
     """Absolute value (``torch.abs``)."""
     return Abs.apply(x)
-
-
-def sign(x):
-    """-1, 0 or 1 by the sign of ``x`` (``torch.sign``)."""
-    return Sign.apply(x)
-
-
-def floor(x):
-    """Rounds down; integer tensors come back as a copy (``torch.floor``)."""
-    return Floor.apply(x) if x._data.dtype.kind == "f" else x.clone()
-
-
-def ceil(x):
-    """Rounds up; integer tensors come back as a copy (``torch.ceil``)."""
-    return Ceil.apply(x) if x._data.dtype.kind == "f" else x.clone()
-
-
-def round(x, decimals=0):
-    """Rounds half to even at ``decimals`` places; integer tensors come back as a copy (``torch.round``)."""
-    return Round.apply(x, decimals) if x._data.dtype.kind == "f" else x.clone()
-
-
-def trunc(x):
-    """Rounds towards zero; integer tensors come back as a copy (``torch.trunc``)."""
-    return Trunc.apply(x) if x._data.dtype.kind == "f" else x.clone()
 
 
 def erf(x):
