@@ -236,7 +236,7 @@ class RNNBase(Module):
             outs = []
             for direction in range(directions):
                 k = layer * directions + direction
-                params = self.all_weights[k]
+                params = [getattr(self, n) for n in self._all_weights[k]]  # this layer's only
                 w_ih, w_hh = params[0], params[1]
                 b_ih, b_hh = (params[2], params[3]) if self.bias else (None, None)
                 w_hr = params[-1] if self.proj_size > 0 else None

@@ -31,12 +31,8 @@ def _xp(x):
     return backend.get_array_module(x)
 
 
-def _stable_sigmoid(x):
-    return unary.sigmoid_array(x)
-
-
 def _sigmoid(x):
-    return unary.sigmoid(x) if isinstance(x, Tensor) else _stable_sigmoid(x)
+    return unary.sigmoid(x) if isinstance(x, Tensor) else unary.sigmoid_array(x)
 
 
 def _tanh(x):
@@ -124,7 +120,7 @@ class Silu(ArrayFunction):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return x * _stable_sigmoid(x)
+        return x * unary.sigmoid_array(x)
 
     @staticmethod
     def backward(ctx, g):
