@@ -1,9 +1,13 @@
 """Attention maths: ``F.scaled_dot_product_attention`` and ``F.multi_head_attention_forward``.
 
 ``nn.MultiheadAttention`` holds the parameters and calls
-``multi_head_attention_forward``.  Both functions are compositions of
-differentiable Tensor ops (batched matmul, softmax, masked_fill, dropout), so
-their gradients and second derivatives come from those ops.  Mask conventions follow PyTorch and differ between the two:
+``multi_head_attention_forward``.  ``scaled_dot_product_attention`` runs as one
+fused node (``autograd/ops/attention.py``: scores, mask, softmax, dropout and
+the value product, with a hand-written backward that also gives second
+derivatives); ``multi_head_attention_forward`` projects, splits the heads and
+calls it, or composes the same steps from Tensor ops when it must return the
+attention weights (``need_weights=True``).  Mask conventions follow PyTorch and
+differ between the two:
 
 * ``scaled_dot_product_attention``: a bool ``attn_mask`` is True where a query
   MAY attend; a float mask is added to the scores.  A query whose every key is
@@ -24,12 +28,16 @@ Example::
 import math
 import warnings
 
+import numpy as np
+
 from distgrad import dtypes
+from distgrad.autograd.ops.attention import attention, blocked_bias, causal_bias
 from distgrad.autograd.ops.join import cat
+from distgrad.autograd.raw import array_of
 from distgrad.autograd.ops.softmax import softmax
 from distgrad.autograd.tensor import Tensor
-from distgrad.creation import ones, zeros, zeros_like
-from distgrad.nn.dropout_functions import dropout
+from distgrad.creation import zeros, zeros_like
+from distgrad.nn.dropout_functions import dropout, keep_mask
 from distgrad.nn.linear_functions import linear
 
 
@@ -83,30 +91,27 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         key, value = _repeat_heads(key, hq // hk), _repeat_heads(value, hq // hk)
     length, src = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = (query @ key.transpose(-2, -1)) * scale
-    blocked = None  # bool, True where a query may not attend
+    bias, safe = None, False  # safe: a query whose every key is masked gets zeros
     if is_causal:
         if attn_mask is not None:
             raise RuntimeError(f"{op}: Explicit attn_mask should not be set when is_causal=True")
-        blocked = ones(length, src, dtype=dtypes.bool_, device=query.device).triu(1)
+        bias = causal_bias(length, src, array_of(query))
     elif attn_mask is not None:
         _check_tensor(op, "attn_mask", attn_mask)
         if attn_mask.dtype == dtypes.bool_:
-            blocked = attn_mask.logical_not()
+            bias = blocked_bias(~array_of(attn_mask), array_of(query).dtype)
         elif attn_mask.dtype != query.dtype:
             raise RuntimeError(f"{op}: Expected attn_mask dtype to be bool or float or to match query dtype, "
                                f"but got attn_mask.dtype: {attn_mask.dtype} and query.dtype: {query.dtype}")
         else:
-            scores = scores + attn_mask
-    if blocked is not None:
-        scores = scores.masked_fill(blocked, float("-inf"))
-    if is_causal or attn_mask is None:  # every query has a key it may attend to
-        weights = softmax(scores, -1)
-    else:
-        # safe softmax: a row with no allowed key gives zeros; filling it with 0 first keeps its gradient finite
-        empty = (scores == float("-inf")).all(-1, keepdim=True)
-        weights = softmax(scores.masked_fill(empty, 0.0), -1).masked_fill(empty, 0.0)
-    return _dropout(weights, dropout_p) @ value
+            bias = attn_mask
+        safe = True
+    keep = None
+    if dropout_p > 0.0:
+        batch = np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2],
+                                    tuple(bias.shape[:-2]) if bias is not None else ())
+        keep = keep_mask(batch + (length, src), dropout_p, array_of(query))
+    return attention(query, key, value, bias, keep, scale, safe)
 
 
 def _repeat_heads(t, times):

@@ -15,7 +15,7 @@ Example::
 """
 import warnings
 
-from distgrad import random
+from distgrad import backend, random
 from distgrad.autograd.raw import array_of
 from distgrad.autograd.tensor import Tensor
 
@@ -41,14 +41,17 @@ def _masked_dropout(input, p, training, inplace, mask_shape):
     """Multiply by a 0 / (1/(1-p)) mask of ``mask_shape`` (broadcast over the rest of the input)."""
     if not training or p == 0:
         return input
-    dtype = array_of(input).dtype
-    if p == 1:
-        mask = input._xp().zeros(mask_shape, dtype=dtype)
-    else:
-        u = random.uniform_array(mask_shape, 0.0, 1.0, dtype, input.device)
-        mask = (u >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p))
-    mask = Tensor._make(mask)
+    mask = Tensor._make(keep_mask(mask_shape, p, array_of(input)))
     return input.mul_(mask) if inplace else input * mask
+
+
+def keep_mask(shape, p, like):
+    """A raw array of ``shape`` on ``like``'s device and dtype: 0 with probability ``p``, else 1 / (1 - p)."""
+    dtype = like.dtype
+    if p == 1:
+        return backend.get_array_module(like).zeros(shape, dtype=dtype)
+    u = random.uniform_array(shape, 0.0, 1.0, dtype, backend.device_of(like))
+    return (u >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p))
 
 
 def _feature_dropout(op, input, p, training, inplace, ranks):

@@ -55,6 +55,33 @@ def test_sdpa_matches_torch(rng, case):
         _close(b.grad, a.grad)
 
 
+def test_sdpa_float_mask_gradient_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    arrays = [rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((2, 3, 6, 7)),
+              rng.standard_normal((3, 1, 6))]
+    ts, ds = _pair(torch, arrays)
+    yt = torch.nn.functional.scaled_dot_product_attention(*ts[:3], attn_mask=ts[3], scale=0.6)
+    yd = sdpa(*ds[:3], attn_mask=ds[3], scale=0.6)
+    _close(yd, yt)
+    go = rng.standard_normal(tuple(yt.shape))
+    yt.backward(torch.tensor(go))
+    yd.backward(distgrad.tensor(go))
+    for a, b in zip(ts, ds):
+        _close(b.grad, a.grad)
+
+
+def test_sdpa_dropout_drops_weights_with_the_keep_mask_of_the_generator(rng):
+    from distgrad.nn.dropout_functions import keep_mask
+    q, k, v = (distgrad.tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 3, 4), (2, 5, 4), (2, 5, 3)))
+    distgrad.manual_seed(7)
+    out = sdpa(q, k, v, dropout_p=0.3)
+    distgrad.manual_seed(7)
+    keep = distgrad.tensor(keep_mask((2, 3, 5), 0.3, np.zeros(1)))
+    ref = (distgrad.softmax(q @ k.transpose(-1, -2) / 2.0, -1) * keep) @ v
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12)
+    assert set(np.unique(keep.numpy())) == {0.0, 1 / 0.7}
+
+
 def test_sdpa_gqa_matches_torch(rng):
     torch = pytest.importorskip("torch")
     arrays = [rng.standard_normal((2, 4, 3, 5)), rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((2, 2, 6, 5))]
