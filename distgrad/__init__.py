@@ -10,6 +10,10 @@ Example::
     >>> x.grad
     tensor([2., 4.])
 """
+from distgrad import heap
+
+heap.keep_freed_blocks()  # before any array is made: freed arrays stay in the heap (see distgrad/heap.py)
+
 from distgrad import autograd  # noqa: F401  (binds every op to Tensor)
 from distgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
