@@ -10,11 +10,17 @@ Example::
     >>> x.grad
     tensor([2., 4.])
 """
+from distgrad import torch_alias
 from distgrad import heap
 
 heap.keep_freed_blocks()  # before any array is made: freed arrays stay in the heap (see distgrad/heap.py)
 
 from distgrad import autograd  # noqa: F401  (binds every op to Tensor)
+from distgrad import accelerator, backends  # noqa: F401,E402  (torch.accelerator, torch.backends)
+from distgrad.settings import (are_deterministic_algorithms_enabled, compile,  # noqa: F401,E402,A004
+                               get_float32_matmul_precision, get_num_interop_threads, get_num_threads,
+                               is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision,
+                               set_num_interop_threads, set_num_threads, use_deterministic_algorithms)
 from distgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
 from distgrad.autograd.ops.arithmetic import (add, div, divide, floor_divide, maximum, minimum, mul,  # noqa: F401
@@ -136,3 +142,5 @@ def from_dlpack(ext_tensor):
 def result_type(tensor1, tensor2):
     """The dtype PyTorch's promotion gives an op on these two operands."""
     return _result_type(tensor1, tensor2)
+
+__getattr__ = torch_alias.missing_attribute(__name__)  # a missing name says so, with PyTorch's name

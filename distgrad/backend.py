@@ -244,3 +244,28 @@ def special_function(xp, name):
         pass
     _SPECIAL_FUNCTIONS[key] = fn
     return fn
+
+
+def cpu_capability():
+    """The widest SIMD instruction set NumPy's kernels use here, named as PyTorch names it.
+
+    ``"AVX512"``, ``"AVX2"``, or ``"DEFAULT"`` on x86-64; on ARM ``"SVE256"`` or ``"DEFAULT"``
+    (``torch.backends.cpu.get_cpu_capability()``).
+
+    Example::
+
+        >>> cpu_capability() in ("AVX512", "AVX2", "SVE256", "DEFAULT")
+        True
+    """
+    try:
+        from numpy._core import _multiarray_umath  # deferred: NumPy's private module, read only here (NumPy 2)
+    except ImportError:
+        from numpy.core import _multiarray_umath  # deferred: the same module's NumPy 1 name
+    features = getattr(_multiarray_umath, "__cpu_features__", {})
+    if features.get("AVX512F") and features.get("AVX512BW") and features.get("AVX512VL"):
+        return "AVX512"
+    if features.get("AVX2") and features.get("FMA3"):
+        return "AVX2"
+    if features.get("SVE"):
+        return "SVE256"
+    return "DEFAULT"

@@ -26,6 +26,7 @@ Example::
     tensor([[1., 0.],
             [0., 1.]])
 """
+from distgrad import torch_alias
 from distgrad.autograd.ops.decompositions import (cholesky, cholesky_ex, eigh, eigvalsh, qr, svd,  # noqa: F401
                                                   svdvals)
 from distgrad.autograd.ops.composites import linalg_vander as vander  # noqa: F401
@@ -42,3 +43,5 @@ __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "ei
            "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",
            "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve",
            "vander", "vecdot", "vector_norm"]
+
+__getattr__ = torch_alias.missing_attribute(__name__)  # a missing name says so, with PyTorch's name

@@ -16,6 +16,7 @@ Example::
     >>> distgrad.special.gammaln(distgrad.tensor([5.0])).exp().round()   # 4! = 24
     tensor([24.])
 """
+from distgrad import torch_alias
 from distgrad.autograd.ops.reduce import logsumexp  # noqa: F401
 from distgrad.autograd.ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from distgrad.autograd.ops.special_functions import (digamma, entr, erfc, erfinv, exp2, expit, i0, i1,  # noqa: F401
@@ -66,3 +67,5 @@ def round(input, *, decimals=0):  # noqa: A001  (torch.special's name)
 __all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i1",
            "log1p", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "polygamma", "psi", "round",
            "sinc", "softmax", "xlog1py", "xlogy"]
+
+__getattr__ = torch_alias.missing_attribute(__name__)  # a missing name says so, with PyTorch's name

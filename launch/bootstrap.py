@@ -12,6 +12,7 @@ Example::
 
     $ mpiexec -n 2 python -m launch.bootstrap train.py --lr 0.1
     $ mpiexec -n 2 python -m launch.bootstrap -m mypackage.train
+    $ mpiexec -n 2 python -m launch.bootstrap --as-torch train.py   # ``import torch`` gives distgrad
 """
 import os
 import runpy
@@ -71,13 +72,22 @@ def run_target(target, args, module=False):
     runpy.run_path(target, run_name="__main__")
 
 
+def install_torch_alias():
+    """Make ``import torch`` give distgrad in this process (``--as-torch``; see ``distgrad.torch_alias``)."""
+    from distgrad import torch_alias  # deferred: only --as-torch runs need distgrad before the script
+    torch_alias.install()
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "--as-torch":
+        argv = argv[1:]
+        install_torch_alias()
     module = bool(argv) and argv[0] == "-m"
     if module:
         argv = argv[1:]
     if not argv:
-        sys.stderr.write("usage: python -m launch.bootstrap [-m] script.py|module [args...]\n")
+        sys.stderr.write("usage: python -m launch.bootstrap [--as-torch] [-m] script.py|module [args...]\n")
         return 2
     os.environ.update(rank_environment(os.environ))
     run_target(argv[0], argv[1:], module)

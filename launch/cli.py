@@ -25,6 +25,7 @@ Example::
     $ distgrad-launch -n 4 train.py --epochs 2
     $ distgrad-launch -n 8 --hostfile hosts.txt --timeout 120 -- train.py -v
     $ distgrad-launch -n 2 -m mypackage.train
+    $ distgrad-launch -n 2 --as-torch train.py --device=cpu   # a PyTorch script, unmodified
 """
 import argparse
 import os
@@ -36,7 +37,7 @@ import subprocess
 import sys
 import traceback
 
-from launch.bootstrap import run_target
+from launch.bootstrap import install_torch_alias, run_target
 
 INPROCESS_VAR = "DISTGRAD_LAUNCH_INPROCESS"  # read by distgrad.comm.env: "this process, no MPI"
 _FORWARD = ("OMP_NUM_THREADS", "DISTGRAD_TIMEOUT", "PYTHONPATH", "PYTHONUNBUFFERED")
@@ -58,6 +59,9 @@ def build_parser():
     p.add_argument("--dry-run", action="store_true", help="print the mpiexec command and exit")
     p.add_argument("-m", "--module", action="store_true",
                    help="treat the target as a module name and run it like python -m")
+    p.add_argument("--as-torch", action="store_true",
+                   help="run a script written for PyTorch unmodified: `import torch` gives distgrad "
+                        "(distgrad.torch_alias)")
     p.add_argument("script", help="the training script (or module, with -m)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     return p
@@ -135,6 +139,8 @@ def build_command(opts, env):
         cmd += ["-f", opts.hostfile]  # MPICH's Hydra
     cmd += shlex.split(opts.mpi_args)
     cmd += [sys.executable, "-m", "launch.bootstrap"]
+    if getattr(opts, "as_torch", False):
+        cmd.append("--as-torch")
     if opts.module:
         cmd.append("-m")
     cmd += [opts.script] + list(opts.args)
@@ -152,6 +158,8 @@ def run_in_process(opts):
     if opts.timeout is not None:
         os.environ["DISTGRAD_TIMEOUT"] = repr(opts.timeout)
     try:
+        if getattr(opts, "as_torch", False):
+            install_torch_alias()
         run_target(opts.script, opts.args, opts.module)
     except SystemExit:
         raise

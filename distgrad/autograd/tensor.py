@@ -381,6 +381,12 @@ class Tensor:
     def __repr__(self):
         return tensor_repr(self)
 
+    def __format__(self, format_spec):
+        # PyTorch: a 0-d plain Tensor formats as its Python number ('{:+.2f}'.format(loss)); anything else as object
+        if self._data.ndim == 0 and type(self) is Tensor:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def __reduce_ex__(self, protocol):
         raise TypeError("distgrad tensors are not pickled; use distgrad.save (safetensors, no code on load)")
 

@@ -8,6 +8,7 @@ Example::
     >>> model(distgrad.randn(3, 4)).shape
     distgrad.Size([3, 2])
 """
+from distgrad import torch_alias
 from distgrad.nn import functional  # noqa: F401
 from distgrad.nn import init  # noqa: F401
 from distgrad.nn import utils  # noqa: F401
@@ -33,3 +34,5 @@ from distgrad.nn.transformer import Transformer, TransformerDecoder, Transformer
 from distgrad.nn.transformer_layers import TransformerDecoderLayer, TransformerEncoderLayer  # noqa: F401
 from distgrad.comm.ddp.sync_batchnorm import SyncBatchNorm  # noqa: F401,E402  (after the layers it builds on)
 from distgrad.nn import parallel  # noqa: F401,E402  (nn.parallel.DistributedDataParallel; needs Module)
+
+__getattr__ = torch_alias.missing_attribute(__name__)  # a missing name says so, with PyTorch's name

@@ -18,6 +18,7 @@ Example::
     tensor([[1, 0, 0],
             [0, 0, 1]])
 """
+from distgrad import torch_alias
 from distgrad import dtypes
 from distgrad.autograd.grad_mode import no_grad
 from distgrad.autograd.ops import inplace as _inplace
@@ -184,3 +185,5 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
         raise NotImplementedError("normalize(out=...) is not supported")
     denom = input.norm(p, dim, keepdim=True).clamp(min=eps)
     return input / denom
+
+__getattr__ = torch_alias.missing_attribute(__name__)  # a missing name says so, with PyTorch's name

@@ -328,6 +328,10 @@ class Module(hooks.ModuleHooks):
             yield b
 
     # --- modes and gradients ---------------------------------------------------------------
+    def compile(self, *args, **kwargs):
+        """``Module.compile``: nothing to do (distgrad has no compiler; see ``distgrad.compile``), returns None."""
+        return None
+
     def train(self, mode=True):
         """Set training mode on self and every descendant (dropout and batch norm read it)."""
         if not isinstance(mode, bool):

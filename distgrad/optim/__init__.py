@@ -16,6 +16,7 @@ Example::
     ...     opt.step()
     ...     sched.step()
 """
+from distgrad import torch_alias
 from distgrad.optim import lr_scheduler  # noqa: F401
 from distgrad.optim.adagrad import Adagrad
 from distgrad.optim.adam import Adam
@@ -25,3 +26,5 @@ from distgrad.optim.rmsprop import RMSprop
 from distgrad.optim.sgd import SGD
 
 __all__ = ["Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "lr_scheduler"]
+
+__getattr__ = torch_alias.missing_attribute(__name__)  # a missing name says so, with PyTorch's name
