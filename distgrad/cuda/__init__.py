@@ -23,7 +23,7 @@ Example::
     >>> distgrad.ones(2, device=dev).device.type == dev
     True
 """
-from distgrad import backend
+from distgrad import backend, torch_alias
 from distgrad import random as _random
 
 __all__ = ["is_available", "device_count", "is_initialized", "current_device", "set_device", "device",
@@ -263,3 +263,5 @@ def seed_all():
 def initial_seed():
     """The seed of the current CUDA device's random numbers."""
     return _random.default_generator.cuda_initial_seed(current_device())
+
+__getattr__ = torch_alias.missing_attribute(__name__)  # cuda.amp loads on first use, as in PyTorch
