@@ -26,10 +26,6 @@ Example::
     ...
     AttributeError: Unknown attribute tf32
 """
-import importlib.machinery
-import sys
-import types
-
 from distgrad import backend, torch_alias
 
 
@@ -56,14 +52,7 @@ class _Flags:
 
 
 def _submodule(name, doc, **attrs):
-    full = f"{__name__}.{name}"
-    mod = types.ModuleType(full, doc)
-    mod.__spec__ = importlib.machinery.ModuleSpec(full, None)
-    for key, value in attrs.items():
-        setattr(mod, key, value)
-    mod.__getattr__ = torch_alias.missing_attribute(full)
-    sys.modules[full] = mod
-    return mod
+    return torch_alias.standalone_module(f"{__name__}.{name}", doc, attrs)
 
 
 def _false():

@@ -50,11 +50,9 @@ def _glibc():
         return None
     try:
         libc = ctypes.CDLL(None)
-        version = libc.gnu_get_libc_version  # only glibc has it
-    except (OSError, AttributeError):
+    except OSError:
         return None
-    version.restype = ctypes.c_char_p
-    return libc
+    return libc if hasattr(libc, "gnu_get_libc_version") else None  # only glibc has it
 
 
 def _user_chose(environ):

@@ -33,6 +33,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
+import types
 
 ALIAS = "torch"
 PACKAGE = "distgrad"
@@ -141,3 +142,26 @@ def missing_attribute(module_name):
         raise AttributeError(f"module {module_name!r} has no attribute {name!r}: distgrad does not provide "
                              f"{torch_name(module_name)}.{name} yet")
     return __getattr__
+
+
+def standalone_module(name, doc, attrs):
+    """A module object ``name`` holding ``attrs``, filed in ``sys.modules`` so that ``import name`` finds it.
+
+    For PyTorch modules distgrad keeps as namespaces rather than files
+    (``torch.nn.modules.linear``, ``torch.backends.cudnn``); its missing names
+    say so through :func:`missing_attribute`.
+
+    Example::
+
+        >>> mod = standalone_module("distgrad._example_namespace", "An example.", {"answer": 42})
+        >>> import distgrad._example_namespace as again
+        >>> again is mod, again.answer
+        (True, 42)
+    """
+    mod = types.ModuleType(name, doc)
+    mod.__spec__ = importlib.machinery.ModuleSpec(name, None)
+    for key, value in attrs.items():
+        setattr(mod, key, value)
+    mod.__getattr__ = missing_attribute(name)
+    sys.modules[name] = mod
+    return mod

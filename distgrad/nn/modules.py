@@ -19,9 +19,7 @@ Example::
     >>> distgrad.nn.modules.activation.MultiheadAttention is distgrad.nn.MultiheadAttention
     True
 """
-import importlib.machinery
 import sys
-import types
 
 from distgrad import torch_alias
 from distgrad.comm.ddp.sync_batchnorm import SyncBatchNorm
@@ -66,20 +64,16 @@ def _find(sources, name):
 
 
 def _file_module(file, sources, names):
-    full = f"{__name__}.{file}"
-    mod = types.ModuleType(full, f"PyTorch's torch.nn.modules.{file}: distgrad's classes under their PyTorch names.")
-    mod.__spec__ = importlib.machinery.ModuleSpec(full, None)
-    for name in names:
-        setattr(mod, name, _find(sources, name))
+    mod = torch_alias.standalone_module(f"{__name__}.{file}", f"PyTorch's torch.nn.modules.{file}: distgrad's "
+                                        "classes under their PyTorch names.",
+                                        {name: _find(sources, name) for name in names})
     mod.__all__ = [n for n in names if not n.startswith("_")]
-    mod.__getattr__ = torch_alias.missing_attribute(full)
     return mod
 
 
 __path__ = []  # a package: ``import distgrad.nn.modules.linear`` finds the file modules in sys.modules
 for _file, (_sources, _names) in FILES.items():
     _mod = _file_module(_file, _sources, _names)
-    sys.modules[_mod.__name__] = _mod
     globals()[_file] = _mod
     for _name in _names:
         globals()[_name] = getattr(_mod, _name)  # torch.nn.modules.Linear, as in PyTorch
