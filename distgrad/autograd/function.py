@@ -150,7 +150,9 @@ class ArrayFunction(Function):
                     if a._requires_grad:
                         return _record(cls, args)
         try:
-            out = cls.forward(_NO_CTX, *[a._data if isinstance(a, Tensor) else a for a in args])
+            # a ctx per call, as Function.apply gives: what forward sets on it dies with the call (a shared
+            # one kept the last call's arrays alive, and two threads would read each other's values)
+            out = cls.forward(_NoCtx(), *[a._data if isinstance(a, Tensor) else a for a in args])
         except (TypeError, ValueError):
             check_same_device(cls, args)
             raise
@@ -163,8 +165,6 @@ class ArrayFunction(Function):
             return tuple([Tensor._make(o) for o in out])
         return Tensor._make(out)
 
-
-_NO_CTX = _NoCtx()
 
 
 def check_same_device(cls, args):

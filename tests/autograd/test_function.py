@@ -7,6 +7,7 @@ import pytest
 
 import distgrad
 from distgrad.autograd import Function, once_differentiable
+from distgrad.autograd.function import ArrayFunction
 
 
 def leaf(values, dtype=None):
@@ -62,6 +63,21 @@ def test_needs_input_grad_when_not_recording_has_one_entry_per_argument():
     Probe.apply(distgrad.ones(1), distgrad.ones(1), 3)
     Probe.apply(distgrad.ones(1), leaf([1.0]), 3)
     assert seen == [(False, False, False), (False, True, False)]
+
+
+def test_built_in_ops_get_a_fresh_ctx_per_unrecorded_call():
+    seen = []
+
+    class Keeps(ArrayFunction):
+        @staticmethod
+        def forward(ctx, x):
+            seen.append(getattr(ctx, "kept", None))
+            ctx.kept = x  # what a built-in forward sets for its backward (an activation, a denominator)
+            return x * 2
+
+    out = [Keeps.apply(distgrad.ones(2)) for _ in range(2)]
+    assert seen == [None, None]  # nothing set by the first call reaches the second (or another thread)
+    assert out[1].tolist() == [2.0, 2.0]
 
 
 def test_apply_forwards_keyword_arguments():

@@ -1,11 +1,13 @@
 """The fused attention op: values and gradients against the composed formula, gradcheck, gradgradcheck."""
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
 import distgrad
 from distgrad.autograd import gradcheck, gradgradcheck
-from distgrad.autograd.function import _NO_CTX
-from distgrad.autograd.ops.attention import attention, blocked_bias, causal_bias
+from distgrad.autograd.ops.attention import ScaledDotProductAttention, attention, blocked_bias, causal_bias
 
 
 def _composed(q, k, v, bias, keep, scale, safe):
@@ -85,11 +87,20 @@ def test_broadcast_batch_dimensions_sum_their_gradients():
     assert gradgradcheck(lambda q, k, v: attention(q, k, v, None, None, 0.5, False), (q, k, v))
 
 
-def test_float32_stays_float32_and_no_grad_keeps_nothing():
+def test_float32_stays_float32_and_no_grad_keeps_nothing(monkeypatch):
+    contexts = []
+    forward = ScaledDotProductAttention.forward
+
+    def spy(ctx, *args):
+        contexts.append(weakref.ref(ctx))
+        return forward(ctx, *args)
+    monkeypatch.setattr(ScaledDotProductAttention, "forward", staticmethod(spy))
     q = distgrad.randn(2, 4, 3)
     out = attention(q, q, q, causal_bias(4, 4, np.zeros(1, np.float32)), None, 0.5, False)
     assert out.dtype == distgrad.float32 and out.grad_fn is None
-    assert not hasattr(_NO_CTX, "p")  # the shared no-grad ctx holds no probabilities
+    gc.collect()
+    assert contexts[0]() is None  # the no-grad ctx, and the probabilities set on it, are gone with the call
+    monkeypatch.undo()
     x = q.clone().requires_grad_()
     y = attention(x, x, x, None, None, 0.5, False)
     assert type(y.grad_fn).__name__ == "ScaledDotProductAttentionBackward0"

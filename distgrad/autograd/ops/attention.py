@@ -99,9 +99,8 @@ class ScaledDotProductAttention(ArrayFunction):
         xp = backend.get_array_module(q)
         p = _probabilities(q, k, bias, scale, safe)
         out = xp.matmul(p if keep is None else p * keep, v)
-        if any(ctx.needs_input_grad[:4]):  # nothing is kept on the shared no-grad ctx
-            ctx.save_for_backward(q, k, v, bias)
-            ctx.p, ctx.keep, ctx.scale, ctx.safe = p, keep, scale, safe
+        ctx.save_for_backward(q, k, v, bias)
+        ctx.p, ctx.keep, ctx.scale, ctx.safe = p, keep, scale, safe
         return out
 
     @staticmethod
