@@ -8,13 +8,13 @@ position.  Windows start every ``stride`` characters, so an epoch covers the tex
 """
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
 
 import distgrad as torch
-from distgrad.utils.data import TensorDataset
+from distgrad.utils.data import DataLoader, DistributedSampler, TensorDataset
+from train_digits import progress  # the main job's tqdm-on-rank-0 bar, shared
 
 DEFAULT_TEXT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "river.txt")
 
@@ -76,6 +76,15 @@ def datasets(text, vocab, seq_len, stride, val_fraction=0.1):
             TensorDataset(*windows(ids[cut - seq_len:], seq_len, seq_len // 2)))
 
 
+def loaders(args, rank, world):
+    """What both examples train on: ``(vocab, sampler, loader, val_set)``, the loader over this rank's shard."""
+    text = load_text(args.text)
+    vocab = CharVocab(text)
+    train_set, val_set = datasets(text, vocab, args.seq_len, args.stride)
+    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=args.seed)
+    return vocab, sampler, DataLoader(train_set, batch_size=args.batch_size, sampler=sampler), val_set
+
+
 def evaluate(model, dataset, batch_size=64):
     """Mean cross-entropy (nats per character) of ``model`` over ``dataset``, in eval mode."""
     model.eval()
@@ -90,17 +99,6 @@ def evaluate(model, dataset, batch_size=64):
             count += y.numel()
     model.train()
     return total / max(count, 1)
-
-
-def progress(iterable, enabled, desc, total):
-    """A tqdm bar on rank 0 (when tqdm is installed), else the iterable itself."""
-    if not enabled:
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True, file=sys.stdout)
 
 
 def train(model, loader, sampler, optimizer, scheduler, vocab_size, val_set, epochs, show):

@@ -21,9 +21,8 @@ import distgrad as torch  # noqa: E402
 import distgrad.distributed as dist  # noqa: E402
 from distgrad import nn  # noqa: E402
 from distgrad.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
-from distgrad.utils.data import DataLoader, DistributedSampler  # noqa: E402
 import text_data  # noqa: E402
-from text_data import CharVocab, datasets, load_text, report, train  # noqa: E402
+from text_data import loaders, report, train  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -72,11 +71,7 @@ def main(argv=None):
     dist.init_process_group(backend="mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
     torch.manual_seed(args.seed)
-    text = load_text(args.text)
-    vocab = CharVocab(text)
-    train_set, val_set = datasets(text, vocab, args.seq_len, args.stride)
-    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=args.seed)
-    loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler)
+    vocab, sampler, loader, val_set = loaders(args, rank, world)
 
     model = DDP(TinyGPT(len(vocab), args.seq_len, args.d_model, args.heads, args.layers, args.dropout))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
