@@ -93,7 +93,7 @@ from distgrad.backend import device  # noqa: F401
 from distgrad.creation import (arange, as_tensor, asarray, empty, empty_like, eye, from_numpy, full,  # noqa: F401
                                full_like, linspace, ones, ones_like, rand, rand_like, randint,
                                randint_like, randn, randn_like, randperm, tensor, zeros, zeros_like)
-from distgrad.dtypes import (bool_ as bool, dtype, float16, float32, float64, get_default_dtype,  # noqa: F401
+from distgrad.dtypes import (bfloat16, bool_ as bool, dtype, float16, float32, float64, get_default_dtype,  # noqa: F401
                              int8, int16, int32, int64, promote_types, result_type as _result_type,
                              set_default_dtype, uint8)
 from distgrad.random import (Generator, default_generator, get_rng_state, initial_seed,  # noqa: F401

@@ -50,9 +50,39 @@ float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
 
+
+
+class _TensorlessDtype(dtype):
+    """A PyTorch dtype distgrad names but cannot store yet: it exists, compares and prints, holds no tensor.
+
+    Programs name ``torch.bfloat16`` in passing (a table of dtypes, a check of
+    what the GPU supports) long before they make a tensor of it; those lines run.
+    Making a tensor of it, casting to it or promoting with it raises
+    NotImplementedError naming the dtype.  Partial (see the README): NumPy has no
+    bfloat16, and storing it (through ``ml_dtypes``) is issue #25's.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, name, itemsize):
+        self.name = name
+        self.is_floating_point = True
+        self.is_signed = True
+        self.itemsize = itemsize
+        self._category = 2
+
+    @property
+    def np(self):
+        raise NotImplementedError(f"distgrad has no {self.name} tensors yet; use float32 or float16 "
+                                  f"(distgrad.{self.name} exists so that programs naming it run)")
+
+
+bfloat16 = _TensorlessDtype("bfloat16", 2)
+
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
 _FROM_NP = {d.np: d for d in ALL}
 _NAMES = {d.name: d for d in ALL}
+_NAMES["bfloat16"] = bfloat16
 _NAMES.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
 
 _SCALAR_TYPE_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
@@ -116,6 +146,7 @@ def set_default_dtype(d):
     """Set the default floating-point dtype (float16, float32 or float64)."""
     global _default_float
     d = as_dtype(d)
+    d.np  # noqa: B018  (a dtype distgrad cannot store raises here, not at the next tensor)
     if not d.is_floating_point:
         raise TypeError(f"only floating-point types are supported as the default type, got {d}")
     _default_float = d

@@ -140,3 +140,32 @@ def test_format_of_other_tensors_is_objects():
         format(torch.nn.Parameter(torch.tensor(1.0)), ".1f")
     with pytest.raises(TypeError):
         format(distgrad.nn.Parameter(distgrad.tensor(1.0)), ".1f")
+
+
+def test_bfloat16_is_named_as_pytorch_has_it_and_refuses_tensors_clearly():
+    torch = pytest.importorskip("torch")
+    bf = distgrad.bfloat16
+    for attr in ("is_floating_point", "is_signed", "itemsize", "is_complex"):
+        assert getattr(bf, attr) == getattr(torch.bfloat16, attr), attr
+    assert repr(bf) == "distgrad.bfloat16" and bf != distgrad.float16 and {bf: 1}[distgrad.bfloat16] == 1
+    table = {"float32": distgrad.float32, "bfloat16": distgrad.bfloat16, "float16": distgrad.float16}
+    assert table["bfloat16"] is bf  # nanoGPT's ptdtype table
+    assert distgrad.cuda.is_bf16_supported() is torch.cuda.is_bf16_supported() is False
+    for make in (lambda: distgrad.zeros(2, dtype=bf), lambda: distgrad.ones(2).to(bf),
+                 lambda: distgrad.set_default_dtype(bf), lambda: distgrad.promote_types(bf, distgrad.float32)):
+        with pytest.raises(NotImplementedError, match="no bfloat16 tensors yet"):
+            make()
+    assert distgrad.get_default_dtype() is distgrad.float32
+
+
+def test_a_bfloat16_checkpoint_is_refused_by_name():
+    torch = pytest.importorskip("torch")
+    import io
+    import pickle
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(2, dtype=torch.bfloat16), "dtype": torch.bfloat16}, buf)
+    with pytest.raises(pickle.UnpicklingError, match="no bfloat16 tensors yet"):
+        distgrad.load(io.BytesIO(buf.getvalue()))
+    buf = io.BytesIO()
+    torch.save({"dtype": torch.bfloat16}, buf)
+    assert distgrad.load(io.BytesIO(buf.getvalue()))["dtype"] is distgrad.bfloat16

@@ -87,6 +87,20 @@ def is_available():
     return backend.cuda_is_available()
 
 
+def is_bf16_supported(including_emulation=True):
+    """Whether the current CUDA device computes in bfloat16: False here, as distgrad has no bfloat16 tensors yet.
+
+    PyTorch answers False without a GPU too, so programs choosing float16 or
+    float32 from this (nanoGPT's ``dtype``) take the same branch.
+
+    Example::
+
+        >>> is_bf16_supported()
+        False
+    """
+    return False
+
+
 def device_count():
     """How many CUDA devices this process sees (0 without CuPy or without a GPU)."""
     return backend.cuda_device_count()
