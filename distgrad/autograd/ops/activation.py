@@ -96,7 +96,10 @@ class Gelu(ArrayFunction):
         if approximate == "tanh":
             inner = _TANH_K * (x + _TANH_C * x * x * x)
             return (0.5 * x * (1 + _xp(x).tanh(inner))).astype(x.dtype, copy=False)
-        return (0.5 * x * (1 + _erf(x / _SQRT_2))).astype(x.dtype, copy=False)
+        # the normal CDF is kept for a plain backward, which would otherwise evaluate erf a second time
+        # (erf is most of GELU's cost); a create_graph backward recomputes it as a differentiable Tensor
+        ctx.cdf = cdf = 0.5 * (1 + _erf(x / _SQRT_2))
+        return (x * cdf).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -106,7 +109,7 @@ class Gelu(ArrayFunction):
             t = _tanh(_TANH_K * (x + _TANH_C * x * x * x))
             d_inner = _TANH_K * (1 + 3 * _TANH_C * x * x)
             return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner), None
-        cdf = 0.5 * (1 + _erf(x / _SQRT_2))
+        cdf = ctx.cdf if not isinstance(x, Tensor) else 0.5 * (1 + _erf(x / _SQRT_2))
         pdf = xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
         return g * (cdf + x * pdf), None
 
