@@ -20,8 +20,9 @@ ort = pytest.importorskip("onnxruntime")
 
 def exported(model, x, **kw):
     buf = io.BytesIO()
-    proto = distgrad.onnx.export(model, (x,), buf, input_names=["x"], output_names=["y"], **kw)
-    return proto, ort.InferenceSession(buf.getvalue())
+    program = distgrad.onnx.export(model, (x,), buf, input_names=["x"], output_names=["y"], **kw)
+    assert isinstance(program, distgrad.onnx.ONNXProgram)
+    return program.model_proto, ort.InferenceSession(buf.getvalue())
 
 
 def forward(model, x):
@@ -132,3 +133,21 @@ def test_export_takes_pytorchs_argument_names_and_the_alias_path():
     for n in ours:
         if n != "unsupported" and ours[n].default is not inspect.Parameter.empty:
             assert ours[n].default == theirs[n].default, n
+
+
+def test_the_returned_program_saves_and_runs_as_pytorchs_does(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh()).eval()
+    x = distgrad.randn(2, 3)
+    program = distgrad.onnx.export(model, (x,), dynamic_axes={"input_0": [0], "output_0": [0]})
+    path = tmp_path / "m.onnx"
+    program.save(path)
+    assert onnx.load(str(path)).graph.input[0].name == "input_0"
+    (y,), batch = program(x), distgrad.randn(5, 3)
+    assert isinstance(y, distgrad.Tensor)
+    np.testing.assert_allclose(y.numpy(), forward(model, x), rtol=1e-6)
+    np.testing.assert_allclose(program(batch)[0].numpy(), forward(model, batch), rtol=1e-6)
+    program.release()
+    assert "ONNXProgram(inputs=['input_0']" in repr(program)
+    assert distgrad.onnx.export(model, (x,), io.BytesIO(), dynamo=False) is None
+    with pytest.raises(ValueError, match="f .* is required"):
+        distgrad.onnx.export(model, (x,), dynamo=False)

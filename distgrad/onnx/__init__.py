@@ -13,9 +13,11 @@ that list raises an error naming it.  ``dynamic_axes`` marks input and output
 axes as symbolic; the model is traced a second time with those axes one longer
 to check that nothing it computes depends on them in a way the graph cannot
 express (an LSTM unrolled over a dynamic time axis, positions built from a
-length) and otherwise refuses with an error saying so.  Partial: control flow
-is traced, not exported (as in PyTorch's TorchScript-based exporter), and
-there is no ``dynamo`` exporter; ``dynamo`` is accepted and ignored.
+length) and otherwise refuses with an error saying so.  As in PyTorch, the
+call returns an :class:`~distgrad.onnx.program.ONNXProgram` (save it, run it)
+unless ``dynamo=False``, which returns None.  Partial: control flow is traced,
+not exported (as in PyTorch's TorchScript-based exporter); distgrad has one
+exporter, the tracer, whatever ``dynamo`` says.
 
 Example::
 
@@ -33,6 +35,7 @@ from distgrad.autograd.tensor import Tensor
 from distgrad.onnx import graph as _graph
 from distgrad.onnx.converters import CONVERTERS
 from distgrad.onnx.graph import ExportError  # noqa: F401  (distgrad.onnx.ExportError)
+from distgrad.onnx.program import ONNXProgram
 from distgrad.onnx.trace import trace as _trace
 
 DEFAULT_OPSET = 17
@@ -79,7 +82,9 @@ def _params(model):
 def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=None, output_names=None,
            opset_version=None, dynamo=True, external_data=True, dynamic_shapes=None, export_params=True,
            keep_initializers_as_inputs=False, dynamic_axes=None, do_constant_folding=True, **unsupported):
-    """Trace ``model(*args)`` and write it to ``f`` (a path or binary file) as an ONNX model; returns the ModelProto.
+    """Trace ``model(*args)`` and write it to ``f`` (a path, a binary file or None) as an ONNX model.
+
+    Returns an :class:`ONNXProgram` (None with ``dynamo=False``, as PyTorch's).
 
     ``input_names``/``output_names`` name the graph's inputs (the tensors in
     ``args``) and outputs (the tensors the model returns, flattened);
@@ -121,4 +126,6 @@ def export(model, args=(), f=None, *, kwargs=None, verbose=None, input_names=Non
                 fh.write(data)
         else:
             f.write(data)
-    return proto
+    elif not dynamo:
+        raise ValueError("onnx export: with dynamo=False, f (the file to write) is required")
+    return ONNXProgram(proto) if dynamo else None
