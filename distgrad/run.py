@@ -11,10 +11,24 @@ Example::
     $ python -m distgrad.run train.py --device=cpu --compile=False
     $ python -m distgrad.run -m mypackage.train
 """
+import os
+import runpy
 import sys
 
 from distgrad import torch_alias
+from launch import bootstrap
 from launch.bootstrap import run_target
+
+# the frames of this runner: a failing script's traceback starts below them, as under ``python script.py``
+_RUNNER_FILES = {os.path.abspath(__file__), os.path.abspath(bootstrap.__file__), os.path.abspath(runpy.__file__),
+                 "<frozen runpy>"}
+
+
+def _script_traceback(tb):
+    while tb is not None and (tb.tb_frame.f_code.co_filename in _RUNNER_FILES
+                              or os.path.abspath(tb.tb_frame.f_code.co_filename) in _RUNNER_FILES):
+        tb = tb.tb_next
+    return tb
 
 USAGE = "usage: python -m distgrad.run [-m] script.py|module [args...]"
 
@@ -29,7 +43,14 @@ def main(argv=None):
         sys.stderr.write(USAGE + "\n")
         return 0 if argv else 2
     torch_alias.install()
-    run_target(argv[0], argv[1:], module)
+    try:
+        run_target(argv[0], argv[1:], module)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as e:
+        tb = _script_traceback(e.__traceback__)
+        sys.excepthook(type(e), e.with_traceback(tb), tb)
+        return 1
     return 0
 
 

@@ -122,3 +122,15 @@ def test_missing_attribute_imports_submodules_and_names_missing_ones():
     with pytest.raises(AttributeError, match="torch.nn.functional.mish"):
         distgrad.nn.functional.mish  # noqa: B018
     assert not hasattr(distgrad.linalg, "not_there") and not hasattr(distgrad.optim, "NotAnOptimizer")
+
+
+def test_a_failing_script_shows_its_own_traceback_not_the_runners(tmp_path):
+    code = "import torch\n\ndef f():\n    raise ValueError('bad value')\n\nf()\n"
+    out = _run(lambda s: [sys.executable, "-m", "distgrad.run", s], tmp_path, code=code)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert lines[0] == "Traceback (most recent call last):" and lines[-1] == "ValueError: bad value"
+    assert 'prog.py", line 6, in <module>' in lines[1]
+    assert "runpy" not in out.stderr and "distgrad/run.py" not in out.stderr and "bootstrap" not in out.stderr
+    out = _run(lambda s: [sys.executable, "-m", "distgrad.run", s], tmp_path, code="import sys\nsys.exit(3)\n")
+    assert out.returncode == 3 and out.stderr == ""
