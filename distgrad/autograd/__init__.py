@@ -29,3 +29,4 @@ class Variable:
 
     _execution_engine = _ExecutionEngine()
 from distgrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401
+from distgrad.autograd import functional  # noqa: E402,F401  (torch.autograd.functional)
