@@ -40,6 +40,16 @@ def queue_callback(fn):
     tasks[-1].append(fn)
 
 
+def accumulates_into_leaves():
+    """True inside a backward pass that accumulates into every leaf it reaches (``backward()`` without ``inputs``).
+
+    False inside ``autograd.grad`` or ``backward(inputs=...)``: a reentrant
+    checkpoint, which can only accumulate, refuses to run there.
+    """
+    passes = getattr(_local, "whole", None)
+    return bool(passes) and passes[-1]
+
+
 def is_backward_running():
     """True inside a backward pass in this thread (in hooks and callbacks)."""
     return bool(getattr(_local, "tasks", None))
@@ -79,9 +89,11 @@ def _needed_nodes(roots, deps, targets):
             remaining[nxt] -= 1
             if remaining[nxt] == 0:
                 ready.append(nxt)
+    # a target's own backward runs only if another target lies beyond it: as in PyTorch, autograd.grad with
+    # respect to a non-leaf stops at it and leaves its node (and saved tensors) for a later backward
     needed = set()
     for node in reversed(order):
-        if node in targets or any(n in needed for n, _ in node._next if n is not None):
+        if any(n in needed or n in targets for n, _ in node._next if n is not None):
             needed.add(node)
     return needed
 
@@ -129,6 +141,10 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, cap
     if tasks is None:
         tasks = _local.tasks = []
     tasks.append(callbacks)
+    whole = getattr(_local, "whole", None)
+    if whole is None:
+        whole = _local.whole = []
+    whole.append(inputs is None and not capture)
     prev_mode = _state.enabled
     _state.enabled = bool(create_graph)
     check_nan = anomaly.state.enabled and anomaly.state.check_nan
@@ -174,7 +190,7 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, cap
             else:
                 outs = [None] * len(node._next)
             for (nxt, nr), g, shape in zip(node._next, outs, node._in_shapes):
-                if nxt is None or (needed is not None and nxt not in needed):
+                if nxt is None or (needed is not None and nxt not in needed and nxt not in targets):
                     continue
                 if g is not None:
                     if g.shape != shape:
@@ -196,6 +212,7 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, cap
         errstate.__exit__(None, None, None)
         _state.enabled = prev_mode
         tasks.pop()
+        whole.pop()
     if captured is not None and arrays:
         captured = [_wrap(g) for g in captured]
     return captured

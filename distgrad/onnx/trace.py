@@ -1,13 +1,12 @@
 """Record the ops one forward pass runs: the trace that :func:`distgrad.onnx.export` turns into an ONNX graph.
 
 Every op is a :class:`~distgrad.autograd.function.Function` subclass entered
-through ``apply``.  :func:`trace` runs the model once with ``Function.apply`` and
-``ArrayFunction.apply`` replaced by recording versions (restored afterwards, so
-ops cost nothing extra outside a trace; while a trace runs, every thread's ops
-are recorded, as in PyTorch's tracer).  Each record holds the op class, its
-arguments (tensors, and the plain values such as shapes and dims) and its
-outputs.  Ops called inside another op's forward (a composite built from ops)
-are recorded only at the outermost level.
+through ``apply``; :func:`trace` runs the model once inside
+:func:`distgrad.autograd.recording.recording`, which reports each outermost op
+call (ops cost nothing extra outside a trace; while a trace runs, every
+thread's ops are recorded, as in PyTorch's tracer).  Each record holds the op
+class, its arguments (tensors, and the plain values such as shapes and dims)
+and its outputs.
 
 Example::
 
@@ -17,13 +16,9 @@ Example::
     >>> [type_name(r) for r in t.records]
     ['Linear']
 """
-import threading
-
-from distgrad.autograd import function as _function
 from distgrad.autograd.grad_mode import no_grad
+from distgrad.autograd.recording import recording
 from distgrad.autograd.tensor import Tensor
-
-_lock = threading.Lock()
 
 
 class Record:
@@ -47,27 +42,14 @@ class Trace:
         self.inputs = inputs
         self.records = []
         self.outputs = ()
-        self.depth = 0
         self.keep = []  # every tensor a record refers to stays alive, so ids stay unique
 
-
-def _recording(trace_, original):
-    def apply(cls, *args, **kwargs):
-        if trace_.depth:
-            return original(cls, *args, **kwargs)
-        trace_.depth += 1
-        try:
-            out = original(cls, *args, **kwargs)
-        finally:
-            trace_.depth -= 1
-        outs = out if isinstance(out, tuple) else (out,)
-        if kwargs:
-            raise NotImplementedError(f"onnx export: {cls.__name__} was called with keyword arguments, "
+    def add(self, op, args, outputs):
+        if args and isinstance(args[-1], dict):
+            raise NotImplementedError(f"onnx export: {op.__name__} was called with keyword arguments, "
                                       "which the tracer does not record")
-        trace_.records.append(Record(cls, args, tuple(outs)))
-        trace_.keep.append((args, outs))
-        return out
-    return classmethod(apply)
+        self.records.append(Record(op, args, tuple(outputs)))
+        self.keep.append((args, outputs))
 
 
 def flatten_outputs(out):
@@ -83,15 +65,8 @@ def flatten_outputs(out):
 def trace(model, args, kwargs=None):
     """Run ``model(*args, **kwargs)`` without grad, recording every op; returns the :class:`Trace`."""
     t = Trace([a for a in args if isinstance(a, Tensor)])
-    with _lock:
-        saved = _function.Function.__dict__["apply"], _function.ArrayFunction.__dict__["apply"]
-        _function.Function.apply = _recording(t, saved[0].__func__)
-        _function.ArrayFunction.apply = _recording(t, saved[1].__func__)
-        try:
-            with no_grad():
-                out = model(*args, **(kwargs or {}))
-        finally:
-            _function.Function.apply, _function.ArrayFunction.apply = saved
+    with recording(t.add), no_grad():
+        out = model(*args, **(kwargs or {}))
     t.outputs = tuple(flatten_outputs(out))
     t.keep.append(t.outputs)
     return t

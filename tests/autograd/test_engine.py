@@ -254,3 +254,18 @@ def test_backward_runs_without_recording():
     assert inside == [False]
     (g,) = autograd.grad((x * x).sum(), x, create_graph=True)
     assert g.requires_grad
+
+
+def test_grad_with_respect_to_a_non_leaf_stops_there_and_keeps_its_node():
+    # as in PyTorch: the input's own backward does not run, so its saved tensors survive for a later pass
+    x = distgrad.ones(2, requires_grad=True)
+    h = x.exp()
+    (gh,) = distgrad.autograd.grad((h * 3).sum(), h)
+    assert gh.tolist() == [3.0, 3.0] and x.grad is None
+    h.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp(1.0) * np.ones(2), rtol=1e-6)
+    a = distgrad.ones(2, requires_grad=True)
+    b = a * 2
+    c = b * 3
+    ga, gb = distgrad.autograd.grad((c * c).sum(), [a, b])  # b is a target with another target beyond it
+    assert ga.tolist() == [72.0, 72.0] and gb.tolist() == [36.0, 36.0]
