@@ -16,6 +16,9 @@ Example::
 """
 from numpy import ndarray as _ndarray
 
+import weakref
+
+from distgrad.autograd import saved_hooks
 from distgrad.backend import get_array_module
 from distgrad.backend import is_array as backend_is_array
 from distgrad.dtypes import from_np
@@ -172,6 +175,8 @@ class BackwardNode(Node):
 
     def _unpack_array(self, entry):
         kind = entry[0]
+        if kind == "h":
+            return self._unpack_hooked(entry)._data
         if kind == "c":
             v = entry[1]
             return v._data if isinstance(v, Tensor) else v
@@ -187,6 +192,8 @@ class BackwardNode(Node):
 
     def _unpack(self, entry):
         kind = entry[0]
+        if kind == "h":
+            return self._in_graph(entry, self._unpack_hooked(entry))
         if kind == "c":
             v = entry[1]
             return Tensor._make(v) if backend_is_array(v) else v
@@ -202,6 +209,29 @@ class BackwardNode(Node):
         out._requires_grad = True
         out.grad_fn = self
         out._output_nr = nr
+        return out
+
+    def _unpack_hooked(self, entry):
+        """What the unpack hook gives back for a value its pack hook kept (version-checked)."""
+        t = entry[2](entry[1])
+        if not isinstance(t, Tensor):
+            raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor but got result of type "
+                            f"{type(t).__name__}")
+        return t  # not version-checked, as in PyTorch: what the pack hook kept is the hook's to keep right
+
+    def _in_graph(self, entry, t):
+        """The unpacked tensor in the saved one's place in the graph, so double backward reaches the same nodes."""
+        origin = entry[5]
+        if origin[0] == "c":
+            return t
+        out = Tensor._make(t._data, entry[3])
+        if origin[0] == "o":
+            out._requires_grad, out.grad_fn, out._output_nr = True, self, origin[1]
+        else:
+            _, grad_fn, nr, requires_grad, acc = origin
+            out._requires_grad, out.grad_fn, out._output_nr = requires_grad, grad_fn, nr
+            if acc is not None:
+                out._acc = weakref.ref(acc)  # a leaf's gradient still lands on the leaf
         return out
 
     def _version_error(self, data, now, expected, tensor, nr=None):
@@ -331,8 +361,32 @@ def _resolve_saved(node, args, out_arrays, out_tensors):
                             entry = ("c", t)
                         break
         entries.append(entry or ("c", s))
+    if saved_hooks.ACTIVE:  # one global read on the hot path; the thread's own stack only when some are on
+        hooks = saved_hooks.current()
+        if hooks is not None:
+            entries = [_packed(e, hooks, out_tensors) for e in entries]
     node._saved = entries
     node._to_save = ()
+
+
+def _packed(entry, hooks, out_tensors):
+    """An entry kept by a saved-tensor pack hook: ("h", packed, unpack, version counter, version, origin).
+
+    The version is kept for the tensor's identity in the graph, not checked on unpack (as in PyTorch).
+    """
+    pack, unpack = hooks
+    kind = entry[0]
+    if kind == "t":
+        t = entry[1]
+        acc = t._grad_accumulator() if t._requires_grad and t.grad_fn is None else None
+        return ("h", pack(t), unpack, t._vc, entry[2], ("t", t.grad_fn, t._output_nr, t._requires_grad, acc))
+    if kind == "o":
+        _, data, vc, version, nr = entry
+        return ("h", pack(out_tensors[nr]), unpack, vc, version, ("o", nr))
+    v = entry[1]
+    if isinstance(v, Tensor) or backend_is_array(v):
+        return ("h", pack(v if isinstance(v, Tensor) else Tensor._make(v)), unpack, None, None, ("c",))
+    return entry
 
 
 def _inference_saved_error():
@@ -340,3 +394,68 @@ def _inference_saved_error():
                        "inference mode in computation tracked by autograd. To work around this, you can make a "
                        "clone to get a normal tensor and use it in autograd, or use `distgrad.no_grad()` instead "
                        "of `distgrad.inference_mode()`.")
+
+
+class _Handles:
+    """One handle over several: ``remove()`` removes every hook ``register_multi_grad_hook`` added."""
+
+    def __init__(self, handles):
+        self.handles = handles
+
+    def remove(self):
+        for h in self.handles:
+            h.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def register_multi_grad_hook(tensors, fn, *, mode="all"):
+    """Call ``fn`` once per backward pass over the gradients of several tensors (``torch.autograd.graph``'s).
+
+    ``mode="all"``: ``fn(grads)`` with one entry per tensor (None for a tensor the
+    pass gave no gradient), once the pass has computed them (distgrad calls it when
+    the pass ends).  ``mode="any"``: ``fn(grad)`` with the first of them computed.
+
+    Example::
+
+        >>> import distgrad
+        >>> a, b = distgrad.ones(1, requires_grad=True), distgrad.ones(1, requires_grad=True)
+        >>> h = register_multi_grad_hook((a, b), lambda gs: print([g is not None for g in gs]))
+        >>> (a * 2).sum().backward()
+        [True, False]
+    """
+    from distgrad.autograd import engine  # deferred: the engine imports this module
+    if mode not in ("all", "any"):
+        raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
+    tensors = tuple(tensors)
+    pending = {}
+
+    def flush():
+        grads = pending.pop("grads", None)
+        pending.pop("any", None)
+        if grads is not None:
+            fn(grads)
+
+    def hook_for(i):
+        def hook(grad):
+            if mode == "any":
+                if "any" not in pending:
+                    pending["any"] = True
+                    engine.queue_callback(flush)
+                    fn(grad)
+                return None
+            if "grads" not in pending:
+                pending["grads"] = [None] * len(tensors)
+                engine.queue_callback(flush)
+            pending["grads"][i] = grad
+            return None
+        return hook
+    return _Handles([t.register_hook(hook_for(i)) for i, t in enumerate(tensors)])
+
+
+from distgrad.autograd.saved_hooks import (disable_saved_tensors_hooks, save_on_cpu,  # noqa: E402,F401
+                                           saved_tensors_hooks)
