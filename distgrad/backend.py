@@ -115,6 +115,55 @@ def is_array(obj):
     return isinstance(obj, np.ndarray) or (_cupy is not None and isinstance(obj, _cupy.ndarray))
 
 
+def _address(a):
+    return a.data.ptr if _cupy is not None and isinstance(a, _cupy.ndarray) else a.__array_interface__["data"][0]
+
+
+def view_indices(base, view):
+    """The C-order flat index into ``base`` of every element of ``view``, a view of base's memory.
+
+    Used to rewrite history when a view is modified in place: the write lands at
+    these positions of the base.  Raises RuntimeError when ``view`` is not an
+    element-aligned view of ``base`` or two of its elements share one location
+    (an expanded tensor), as PyTorch refuses writes there.
+
+    Example::
+
+        >>> b = np.arange(6.0).reshape(2, 3)
+        >>> view_indices(b, b[:, 1:]).tolist()
+        [[1, 2], [4, 5]]
+    """
+    xp = get_array_module(base)
+    item = base.itemsize
+    offset = _address(view) - _address(base)
+    if view.itemsize != item or offset % item or any(s % item for s in view.strides + base.strides):
+        raise RuntimeError("in-place write through a view whose elements do not line up with its base's")
+
+    def positions(shape, strides, start):
+        pos = xp.full(shape, start, dtype=xp.int64)
+        for axis, (n, s) in enumerate(zip(shape, strides)):
+            pos += (xp.arange(n, dtype=xp.int64) * (s // item)).reshape((n,) + (1,) * (len(shape) - axis - 1))
+        return pos
+
+    where = positions(view.shape, view.strides, offset // item).reshape(-1)
+    if base.flags.c_contiguous:
+        flat = where
+    else:
+        layout = positions(base.shape, base.strides, 0).reshape(-1)
+        order = xp.argsort(layout)
+        found = xp.searchsorted(layout[order], where)
+        found = xp.minimum(found, layout.size - 1)
+        if not bool((layout[order][found] == where).all()):
+            raise RuntimeError("in-place write through a view that reaches outside its base")
+        flat = order[found]
+    if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= base.size):
+        raise RuntimeError("in-place write through a view that reaches outside its base")
+    if xp.unique(flat).size != flat.size:
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+    return flat.reshape(view.shape)
+
+
 def device_of(array):
     """The :class:`device` an array lives on."""
     if _cupy is not None and isinstance(array, _cupy.ndarray):

@@ -185,10 +185,17 @@ def check_same_device(cls, args):
                                    f"found at least two devices, {first} and {d}!")
 
 
+def _refresh_view(view):
+    from distgrad.autograd.ops.view_inplace import refresh_view  # deferred: the ops import this module
+    refresh_view(view)
+
+
 def _connect_inputs(node, args):
     nexts, pos, shapes = [], [], []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
+            if a._base is not None and a._hist_v != a._vc.value:
+                _refresh_view(a)
             pos.append(i)
             shapes.append(a._data.shape)
             if a._requires_grad:
@@ -217,6 +224,8 @@ def _record(cls, args):
     nexts, pos, shapes = [], [], []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
+            if a._base is not None and a._hist_v != a._vc.value:
+                _refresh_view(a)  # its base was written since its history was made
             d = a._data
             arrays.append(d)
             pos.append(i)

@@ -70,6 +70,8 @@ class Tensor:
     _post_acc_hooks = None  # register_post_accumulate_grad_hook: {id: fn}
     _retains = False        # retain_grad() was called
     _inference = False      # created under inference_mode
+    _hist_v = 0             # a view: the version of its base when its history was made
+    _nograd_view = False    # a view made in no_grad mode (PyTorch refuses in-place on it under grad)
 
     def __init__(self, *args):
         # deferred: creation imports this module for Tensor
@@ -110,6 +112,9 @@ class Tensor:
         """A tensor over ``data``, a view of this tensor's storage: same version counter."""
         t = Tensor._make(data, self._vc)
         t._base = self if self._base is None else self._base
+        t._hist_v = self._vc.value  # the base's version its history describes (stale views are rebuilt)
+        if not _state.enabled:
+            t._nograd_view = True
         return t
 
     def _alias(self):

@@ -110,11 +110,15 @@ def test_diagonal_is_a_writable_view_and_flip_roll_are_copies():
     assert x[2, 0].item() == 0.0
 
 
-def test_inplace_write_into_a_diagonal_view_that_needs_grad_is_refused():
-    # distgrad does not rebase views in autograd: it refuses rather than give a wrong gradient
+def test_inplace_write_into_a_diagonal_view_rewrites_the_base_history():
+    # as PyTorch: the base becomes CopySlices of its old self and the tripled diagonal
     a = distgrad.ones(3, 3, dtype=F64, requires_grad=True)
-    with pytest.raises(RuntimeError, match="view"):
-        (a * 2).diagonal().mul_(3)
+    b = a * 2
+    b.diagonal().mul_(3)
+    assert type(b.grad_fn).__name__ == "torch::autograd::CopySlices"
+    (b * distgrad.arange(9.0, dtype=F64).reshape(3, 3)).sum().backward()
+    want = 2 * np.arange(9.0).reshape(3, 3) * np.where(np.eye(3) > 0, 3.0, 1.0)
+    np.testing.assert_array_equal(a.grad.numpy(), want)
 
 
 def test_inplace_triangles():

@@ -20,6 +20,7 @@ from distgrad.autograd.ops import arithmetic
 from distgrad.autograd.ops import unary
 from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.shape import expand
+from distgrad.autograd.ops import view_inplace
 from distgrad.autograd.tensor import Tensor
 from distgrad.creation import tensor
 
@@ -36,9 +37,16 @@ def check_inplace(t, op):
     if t.grad_fn is None and t._requires_grad:
         raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place operation.")
     base = t._base
-    if base is not None and (base._requires_grad or t._requires_grad):
-        raise RuntimeError(f"{op}: in-place modification of a view of a tensor that requires grad is not "
-                           "supported by distgrad; use the out-of-place op (e.g. x = x.add(y)) or clone() first")
+    if base is not None and base._requires_grad:
+        if base.grad_fn is None:
+            raise RuntimeError(f"{op}: a view of a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        if t._nograd_view:
+            raise RuntimeError(f"{op}: A view was created in no_grad mode and is being modified inplace with grad "
+                               "mode enabled. Given that this use case is ambiguous and error-prone, it is "
+                               "forbidden. You can clarify your code by moving both the view and the inplace "
+                               "either both inside the no_grad block (if you don't want the inplace to be tracked) "
+                               "or both outside (if you want the inplace to be tracked).")
 
 
 def write_result(t, res, op):
@@ -48,6 +56,8 @@ def write_result(t, res, op):
     if res._data.shape != t._data.shape:
         raise RuntimeError(f"{op}: output with shape {list(t.shape)} doesn't match the broadcast shape "
                            f"{list(res.shape)}")
+    if t._base is not None and _state.enabled and (res.grad_fn is not None or t._base._requires_grad):
+        return view_inplace.write_into_view(t, res)  # the base's history is rewritten too
     if res._data is not t._data:
         t._data[...] = res._data
     t._bump_version()
@@ -177,6 +187,8 @@ def copy_(t, src, non_blocking=False):
     res = to(expand(src, t.shape), t.dtype, t.device)
     if res._data is src._data:
         res = res.clone() if res._requires_grad else Tensor._make(res._data)
+    if t._base is not None and _state.enabled and (res.grad_fn is not None or t._base._requires_grad):
+        return view_inplace.write_into_view(t, res)  # the base's history is rewritten too
     if res.grad_fn is None:
         t.grad_fn = None
         if _state.enabled and t._base is None:
@@ -188,20 +200,24 @@ def copy_(t, src, non_blocking=False):
     return t
 
 
+def _fill_constant(t, values, op):
+    """Write values that carry no gradient; a tensor in a graph forgets its history there, as in PyTorch."""
+    res = Tensor._make(values)
+    if _state.enabled and t._base is None and t._requires_grad:
+        t.grad_fn, t._requires_grad = None, False
+    return write_result(t, res, op)
+
+
 def uniform_(t, a=0.0, b=1.0, generator=None):
     """Fill with samples from U(a, b) drawn from distgrad's seeded generator."""
     check_inplace(t, "uniform_")
-    t._data[...] = random.uniform_array(t.shape, a, b, t._data.dtype, t.device, generator)
-    t._bump_version()
-    return t
+    return _fill_constant(t, random.uniform_array(t.shape, a, b, t._data.dtype, t.device, generator), "uniform_")
 
 
 def normal_(t, mean=0.0, std=1.0, generator=None):
     """Fill with samples from N(mean, std^2) drawn from distgrad's seeded generator."""
     check_inplace(t, "normal_")
-    t._data[...] = random.normal_array(t.shape, mean, std, t._data.dtype, t.device, generator)
-    t._bump_version()
-    return t
+    return _fill_constant(t, random.normal_array(t.shape, mean, std, t._data.dtype, t.device, generator), "normal_")
 
 
 def _python_fill(t, op, values):
