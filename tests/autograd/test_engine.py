@@ -269,3 +269,30 @@ def test_grad_with_respect_to_a_non_leaf_stops_there_and_keeps_its_node():
     c = b * 3
     ga, gb = distgrad.autograd.grad((c * c).sum(), [a, b])  # b is a target with another target beyond it
     assert ga.tolist() == [72.0, 72.0] and gb.tolist() == [36.0, 36.0]
+
+
+@pytest.mark.parametrize("name", ["avg_pool2d", "max_pool2d", "relu", "leaky_relu", "abs", "pad", "adaptive_avg_pool2d",
+                                  "tanh", "gelu"])
+def test_second_order_gradients_follow_pytorchs_backward_formulas(name):
+    # PyTorch's backward for the pools and relu takes the input (or result): the first-order gradient
+    # requires grad and the second is zeros; pad's does not take it, so a second grad raises
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((1, 1, 4, 4))
+    outcomes = []
+    for L in (distgrad, torch):
+        F = L.nn.functional
+        ops = {"avg_pool2d": lambda t: F.avg_pool2d(t, 2), "max_pool2d": lambda t: F.max_pool2d(t, 2),
+               "relu": lambda t: t.relu(), "leaky_relu": lambda t: F.leaky_relu(t, 0.1), "abs": lambda t: t.abs(),
+               "pad": lambda t: F.pad(t, (1, 1, 1, 1)), "adaptive_avg_pool2d": lambda t: F.adaptive_avg_pool2d(t, 1),
+               "tanh": lambda t: t.tanh(), "gelu": lambda t: F.gelu(t)}
+        x = L.tensor(data, dtype=L.float64, requires_grad=True)
+        (g,) = L.autograd.grad((ops[name](x) ** 2).sum() if name in ("pad", "adaptive_avg_pool2d") else
+                               ops[name](x).sum(), x, create_graph=True)
+        if not g.requires_grad:
+            outcomes.append(("no grad",))
+            continue
+        (h,) = L.autograd.grad((g * L.tensor(data, dtype=L.float64)).sum(), x)
+        h = h.detach() + L.zeros_like(x)  # materialises a PyTorch ZeroTensor
+        outcomes.append(("grad", np.round(np.asarray(h.tolist()), 10).tolist()))
+    assert outcomes[0] == outcomes[1]

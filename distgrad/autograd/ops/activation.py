@@ -19,6 +19,7 @@ from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops import unary
 from distgrad.autograd.ops.special import erf_array
 from distgrad.autograd.ops.tensor_xp import xp_of
+from distgrad.autograd.ops.zero_dependency import depends_on
 from distgrad.autograd.tensor import Tensor
 
 _SQRT_2 = math.sqrt(2.0)
@@ -58,7 +59,8 @@ class LeakyRelu(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return xp_of(g).where(x > 0, g, g * ctx.slope), None
+        out = xp_of(g).where(x > 0, g, g * ctx.slope)
+        return (depends_on(out, x) if isinstance(g, Tensor) else out), None  # PyTorch's formula takes the input
 
 
 class Elu(ArrayFunction):

@@ -28,6 +28,7 @@ import numpy as np
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.conv_args import cached, expand_param, taps
+from distgrad.autograd.ops.zero_dependency import depends_on
 from distgrad.autograd.tensor import Tensor
 
 
@@ -144,13 +145,15 @@ class MaxPool2d(ArrayFunction):
         ctx.geom, ctx.in_shape = geom, x.shape
         if ctx.needs_input_grad[0]:
             ctx.arg = arg
+            ctx.save_for_backward(x)  # PyTorch's backward takes the input (see zero_dependency)
         if with_indices:
             return out, _flat_indices(arg, geom, backend.get_array_module(x))
         return out
 
     @staticmethod
     def backward(ctx, g, *unused_index_grad):
-        return MaxPoolScatter.apply(g, ctx.arg, ctx.geom, ctx.in_shape), None, None
+        x, = ctx.saved_tensors
+        return depends_on(MaxPoolScatter.apply(g, ctx.arg, ctx.geom, ctx.in_shape), x), None, None
 
 
 class MaxPoolScatter(ArrayFunction):
@@ -222,11 +225,13 @@ class AvgPool2d(ArrayFunction):
     @staticmethod
     def forward(ctx, x, geom):
         ctx.geom, ctx.in_shape = geom, x.shape
+        ctx.save_for_backward(x)  # PyTorch's backward takes the input (see zero_dependency)
         return _average(x, geom)
 
     @staticmethod
     def backward(ctx, g):
-        return AvgPoolScatter.apply(g, ctx.geom, ctx.in_shape), None
+        x, = ctx.saved_tensors
+        return depends_on(AvgPoolScatter.apply(g, ctx.geom, ctx.in_shape), x), None
 
 
 class AvgPoolScatter(ArrayFunction):

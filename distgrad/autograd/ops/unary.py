@@ -259,6 +259,8 @@ class Relu(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
+        if isinstance(g, Tensor):  # PyTorch's threshold_backward takes the result: its gradient requires grad
+            return _depends_on(g * (y > 0), y)
         return g * (y > 0)
 
 
@@ -442,3 +444,8 @@ clip = clamp
 
 
 negative = neg
+
+
+def _depends_on(value, *deps):
+    from distgrad.autograd.ops.zero_dependency import depends_on  # deferred: it imports this module's layer
+    return depends_on(value, *deps)
