@@ -24,11 +24,30 @@ Example::
     tensor([[2., 2.],
             [6., 6.]])
 """
-import math
-
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.tensor import Tensor
+
+
+def _take(g, idx):
+    """The elements of base-shaped ``g`` at the view's positions, in the view's shape (differentiable on Tensors)."""
+    flat = idx.reshape(-1)
+    if isinstance(g, Tensor):
+        from distgrad.autograd.ops.index import Index  # deferred: index imports this module's layer
+        return Index.apply(g.reshape(-1), (flat,)).reshape(idx.shape)
+    return g.reshape(-1)[flat].reshape(idx.shape)
+
+
+def _put(base, idx, values):
+    """A copy of base-shaped ``base`` with the view's positions set to ``values`` (a number or view-shaped)."""
+    flat = idx.reshape(-1)
+    if isinstance(base, Tensor):
+        from distgrad.autograd.ops.index import IndexPut  # deferred: see _take
+        vals = values.reshape(-1) if isinstance(values, Tensor) else values
+        return IndexPut.apply(base.reshape(-1), vals, (flat,)).reshape(base.shape)
+    out = base.copy()
+    out.reshape(-1)[flat] = values if not hasattr(values, "reshape") else values.reshape(-1)
+    return out
 
 
 class CopySlicesView(ArrayFunction):
@@ -44,20 +63,12 @@ class CopySlicesView(ArrayFunction):
 
     @staticmethod
     def forward(ctx, base, values, idx):
-        ctx.idx, ctx.shape = idx, base.shape
+        ctx.idx = idx
         return base
 
     @staticmethod
     def backward(ctx, g):
-        flat = ctx.idx.reshape(-1)
-        if isinstance(g, Tensor):  # create_graph: the same split with differentiable ops
-            from distgrad.autograd.ops.index import Index, IndexPut  # deferred: index imports this module's layer
-            g_flat = g.reshape(-1)
-            g_base = IndexPut.apply(g_flat, 0.0, (flat,)).reshape(ctx.shape)
-            return g_base, Index.apply(g_flat, (flat,)).reshape(ctx.idx.shape), None
-        g_base = g.copy()
-        g_base.reshape(-1)[flat] = 0
-        return g_base, g.reshape(-1)[flat].reshape(ctx.idx.shape), None
+        return _put(g, ctx.idx, 0.0), _take(g, ctx.idx), None
 
 
 class ViewOfBase(ArrayFunction):
@@ -73,16 +84,12 @@ class ViewOfBase(ArrayFunction):
 
     @staticmethod
     def backward(ctx, g):
-        flat = ctx.idx.reshape(-1)
         if isinstance(g, Tensor):
-            from distgrad.autograd.ops.index import IndexPut  # deferred: see CopySlicesView.backward
             from distgrad.creation import zeros  # deferred: creation imports the op families
-            blank = zeros(math.prod(ctx.shape), dtype=g.dtype, device=g.device)
-            return IndexPut.apply(blank, g.reshape(-1), (flat,)).reshape(ctx.shape), None, None
-        xp = backend.get_array_module(g)
-        out = xp.zeros(ctx.shape, dtype=g.dtype)
-        out.reshape(-1)[flat] = g.reshape(-1)
-        return out, None, None
+            blank = zeros(ctx.shape, dtype=g.dtype, device=g.device)
+        else:
+            blank = backend.get_array_module(g).zeros(ctx.shape, dtype=g.dtype)
+        return _put(blank, ctx.idx, g), None, None
 
 
 def _attach(t, node_output):
