@@ -194,3 +194,20 @@ def test_no_late_bound_classes():
         if re.match(r"\s*(Tensor\s*=\s*None|global\s+Tensor\b|def\s+bind_tensor_class\b)", line)
     ]
     assert offenders == []
+
+
+def test_nn_imports_nothing_of_comm_at_module_level():
+    # comm builds on nn (SyncBatchNorm subclasses _BatchNorm, DDP wraps Modules); nn's PyTorch-path names for
+    # them (nn.SyncBatchNorm, nn.parallel.DistributedDataParallel) resolve on first use instead, so the
+    # package-level cycle comm.ddp -> sync_batchnorm -> nn -> nn.parallel -> comm.ddp is gone
+    offenders = []
+    for path, text in SOURCES.items():
+        name = _module_name(path)
+        if name != "distgrad.nn" and not name.startswith("distgrad.nn."):
+            continue
+        if name == "distgrad.nn.modules":  # PyTorch's file paths, loaded only when a program names
+            continue                         # torch.nn.modules; it maps batchnorm.SyncBatchNorm and closes no cycle
+        for target in _top_level_imports(path, ast.parse(text)):
+            if target.startswith("distgrad.comm"):
+                offenders.append(f"{name} -> {target}")
+    assert offenders == [], offenders

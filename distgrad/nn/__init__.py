@@ -32,7 +32,18 @@ from distgrad.nn.rnn_cells import GRUCell, LSTMCell, RNNCell, RNNCellBase  # noq
 from distgrad.nn.sparse import Embedding  # noqa: F401
 from distgrad.nn.transformer import Transformer, TransformerDecoder, TransformerEncoder  # noqa: F401
 from distgrad.nn.transformer_layers import TransformerDecoderLayer, TransformerEncoderLayer  # noqa: F401
-from distgrad.comm.ddp.sync_batchnorm import SyncBatchNorm  # noqa: F401,E402  (after the layers it builds on)
-from distgrad.nn import parallel  # noqa: F401,E402  (nn.parallel.DistributedDataParallel; needs Module)
+_missing = torch_alias.missing_attribute(__name__)  # a missing name says so, with PyTorch's name
 
-__getattr__ = torch_alias.missing_attribute(__name__)  # a missing name says so, with PyTorch's name
+
+def __getattr__(name):
+    # nn.SyncBatchNorm lives in comm.ddp, above nn; resolving it on first use keeps nn free of a module-level
+    # import of comm (comm.ddp -> sync_batchnorm -> nn -> comm.ddp was a package-level cycle). nn.parallel is
+    # a submodule, which _missing imports on first use.
+    if name == "SyncBatchNorm":
+        from distgrad.comm.ddp.sync_batchnorm import SyncBatchNorm  # deferred: comm sits above nn
+        return SyncBatchNorm
+    return _missing(name)
+
+
+def __dir__():
+    return sorted(set(globals()) | {"SyncBatchNorm", "parallel"})

@@ -14,4 +14,18 @@ Example::
     >>> DDP(distgrad.nn.Linear(2, 2)).module
     Linear(in_features=2, out_features=2, bias=True)
 """
-from distgrad.comm.ddp import DistributedDataParallel  # noqa: F401
+from distgrad import torch_alias
+
+_missing = torch_alias.missing_attribute(__name__)
+
+
+def __getattr__(name):
+    # resolved on first use: comm sits above nn, so nn's packages import nothing of it at module level
+    if name == "DistributedDataParallel":
+        from distgrad.comm.ddp import DistributedDataParallel  # deferred: comm sits above nn
+        return DistributedDataParallel
+    return _missing(name)
+
+
+def __dir__():
+    return ["DistributedDataParallel"]
