@@ -37,6 +37,7 @@ from distgrad.autograd.ops import cuda_kernels
 from distgrad.autograd.ops.conv_args import (ConvGeometry, check_pair_dtypes, conv_geometry, fold_geometry,
                                              transpose_geometry)
 from distgrad.autograd.tensor import Tensor
+from distgrad.autograd.ops.zero_dependency import depends_on
 
 
 # --- array kernels (written once against xp) -------------------------------------------------------
@@ -158,7 +159,7 @@ class Convolution(ArrayFunction):
             cols, ctx.cols = ctx.cols, None  # a second backward (retain_graph) recomputes them
             gw = ConvWeightGrad.apply(x, g, geom, cols)
         if need[2]:
-            gb = g.sum((0, 2, 3))
+            gb = depends_on(g.sum((0, 2, 3)), x, w)  # PyTorch's convolution_backward takes both (zero_dependency)
         return gx, gw, gb, None
 
 
@@ -184,7 +185,7 @@ class ConvTranspose(ArrayFunction):
         if need[1]:
             gw = ConvWeightGrad.apply(g, y, geom, None)  # <G, conv^T_w(y)> = <conv_w(G), y>
         if need[2]:
-            gb = g.sum((0, 2, 3))
+            gb = depends_on(g.sum((0, 2, 3)), y, w)  # as Convolution's bias gradient
         return gy, gw, gb, None
 
 

@@ -26,6 +26,7 @@ from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.tensor_xp import sum_to
 from distgrad.autograd.tensor import Tensor
+from distgrad.autograd.ops.zero_dependency import depends_on
 
 
 def moments(x, axes, eps):
@@ -90,6 +91,10 @@ class Normalize(ArrayFunction):
                 gx = invstd * (gxhat - mean_g - xhat * mean_gx)
             else:
                 gx = gxhat * invstd
+        if isinstance(g, Tensor):  # PyTorch's batch/layer norm backward takes the input and weight (zero_dependency);
+            gx = depends_on(gx, x, w)  # its group norm backward gives a bias gradient of the output gradient only
+            if 0 in axes or shape is None:
+                gb = depends_on(gb, x, w)
         return gx, gw, gb, None, None, None, None, None, None
 
 

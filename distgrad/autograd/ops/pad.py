@@ -17,6 +17,7 @@ Example::
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.tensor import Tensor
+from distgrad.autograd.ops.zero_dependency import depends_on
 
 _MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -78,6 +79,7 @@ class IndexPad(ArrayFunction):
     @staticmethod
     def forward(ctx, x, widths, mode):
         xp = backend.get_array_module(x)
+        source = x
         maps = []
         for d, (a, b) in enumerate(widths):
             if a or b:
@@ -85,6 +87,7 @@ class IndexPad(ArrayFunction):
                 maps.append((d, idx, x.shape[d]))
                 x = xp.take(x, idx, axis=d)
         ctx.maps = maps
+        ctx.save_for_backward(source)  # PyTorch's reflection/replication backward takes the input
         return x
 
     @staticmethod
@@ -97,6 +100,8 @@ class IndexPad(ArrayFunction):
                 g = (g.movedim(d, -1) @ m).movedim(-1, d)
             else:
                 g = xp.moveaxis(xp.moveaxis(g, d, -1) @ onehot.astype(g.dtype), -1, d)
+        if isinstance(g, Tensor):
+            g = depends_on(g, ctx.saved_tensors[0])
         return g, None, None
 
 
