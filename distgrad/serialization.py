@@ -365,7 +365,7 @@ class _Peeked:
         return out + (self.f.read(n - len(out)) if n > len(out) else b"")
 
 
-def _open_format(fh, mmap_path):
+def _open_format(fh):
     """(kind, file) for a binary file: 'zip', 'legacy' (both seekable) or 'safetensors'."""
     seekable = getattr(fh, "seekable", lambda: False)()
     head = fh.read(9)
@@ -379,7 +379,7 @@ def _open_format(fh, mmap_path):
 
 
 def _load_from(fh, place, weights_only, pickle_module, mmap_path):
-    kind, fh = _open_format(fh, mmap_path)
+    kind, fh = _open_format(fh)
     if kind != "safetensors":
         unpickler = torch_format.unpickler_for(weights_only, pickle_module)
         if kind == "zip":

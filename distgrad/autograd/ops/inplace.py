@@ -167,11 +167,16 @@ def fill_(t, value):
             else _constant_like(t, value.item())
     else:
         res = _constant_like(t, value)
+    _forget_history_for_constant(t, res)
+    return write_result(t, res, "fill_")
+
+
+def _forget_history_for_constant(t, res):
+    """Values without a gradient replace ``t``'s: it loses its history (a view gets its base's back on writing)."""
     if res.grad_fn is None:
         t.grad_fn = None
         if t._base is None and _state.enabled:
             t._requires_grad = False
-    return write_result(t, res, "fill_")
 
 
 def zero_(t):
@@ -187,17 +192,8 @@ def copy_(t, src, non_blocking=False):
     res = to(expand(src, t.shape), t.dtype, t.device)
     if res._data is src._data:
         res = res.clone() if res._requires_grad else Tensor._make(res._data)
-    if t._base is not None and _state.enabled and (res.grad_fn is not None or t._base._requires_grad):
-        return view_inplace.write_into_view(t, res)  # the base's history is rewritten too
-    if res.grad_fn is None:
-        t.grad_fn = None
-        if _state.enabled and t._base is None:
-            t._requires_grad = False
-    t._data[...] = res._data
-    t._bump_version()
-    if res.grad_fn is not None:
-        t.grad_fn, t._output_nr, t._requires_grad = res.grad_fn, res._output_nr, True
-    return t
+    _forget_history_for_constant(t, res)
+    return write_result(t, res, "copy_")
 
 
 def _fill_constant(t, values, op):

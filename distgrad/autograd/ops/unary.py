@@ -23,6 +23,7 @@ from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.special import erf_array
 from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
+from distgrad.autograd.ops.zero_dependency import depends_on
 
 
 def _xp(x):
@@ -260,7 +261,7 @@ class Relu(ArrayFunction):
     def backward(ctx, g):
         y, = ctx.saved_tensors
         if isinstance(g, Tensor):  # PyTorch's threshold_backward takes the result: its gradient requires grad
-            return _depends_on(g * (y > 0), y)
+            return depends_on(g * (y > 0), y)
         return g * (y > 0)
 
 
@@ -444,8 +445,3 @@ clip = clamp
 
 
 negative = neg
-
-
-def _depends_on(value, *deps):
-    from distgrad.autograd.ops.zero_dependency import depends_on  # deferred: it imports this module's layer
-    return depends_on(value, *deps)

@@ -27,6 +27,7 @@ Example::
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.tensor import Tensor
+from distgrad.creation import zeros
 
 
 def _take(g, idx):
@@ -85,7 +86,6 @@ class ViewOfBase(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         if isinstance(g, Tensor):
-            from distgrad.creation import zeros  # deferred: creation imports the op families
             blank = zeros(ctx.shape, dtype=g.dtype, device=g.device)
         else:
             blank = backend.get_array_module(g).zeros(ctx.shape, dtype=g.dtype)

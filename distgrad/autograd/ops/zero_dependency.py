@@ -20,6 +20,7 @@ from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.grad_mode import is_grad_enabled
 from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
+from distgrad.creation import zeros
 
 
 class ZeroGradDependency(ArrayFunction):
@@ -36,7 +37,6 @@ class ZeroGradDependency(ArrayFunction):
     def backward(ctx, g):
         xp = xp_of(g)
         if isinstance(g, Tensor):
-            from distgrad.creation import zeros  # deferred: creation imports the op families
             return (g,) + tuple(zeros(shape, dtype=g.dtype, device=g.device) for shape, _ in ctx.deps)
         return (g,) + tuple(xp.zeros(shape, dtype=dtype) for shape, dtype in ctx.deps)
 
