@@ -24,14 +24,6 @@ def flatten(tree):
     return [tree], None
 
 
-def count(spec):
-    """How many leaves a spec holds."""
-    if spec is None:
-        return 1
-    kind, children = spec
-    return sum(count(c if kind is not dict else c[1]) for c in children)
-
-
 def unflatten(spec, leaves):
     """The structure ``spec`` describes, with ``leaves`` in place of the old ones."""
     leaves = list(leaves)
