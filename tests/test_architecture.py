@@ -184,7 +184,6 @@ def test_layers_above_autograd_use_the_raw_accessor(layer):
     assert offenders == [], "Tensor._data read outside autograd:\n" + "\n".join(offenders)
 
 
-@pytest.mark.xfail(strict=True, reason="#9 open: tensor.py/function.py/graph.py still late-bind Tensor; strict, so it fails once fixed")
 def test_no_late_bound_classes():
     """The autograd core imports Tensor like any other name; no ``Tensor = None`` patched in later."""
     offenders = [

@@ -13,7 +13,7 @@ from distgrad.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_de
 from distgrad.autograd.api import backward, grad  # noqa: F401
 from distgrad.autograd.engine import queue_callback  # noqa: F401
 from distgrad.autograd.function import Function, once_differentiable  # noqa: F401
-from distgrad.autograd.graph import BackwardNode as FunctionCtx  # noqa: F401
+from distgrad.autograd.backward_node import BackwardNode as FunctionCtx  # noqa: F401
 from distgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          no_grad, set_grad_enabled)
 

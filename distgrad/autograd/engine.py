@@ -21,9 +21,9 @@ import threading
 import numpy as _np
 
 from distgrad.autograd import anomaly
-from distgrad.autograd import function as _function
 from distgrad.autograd import grad_mode
 from distgrad.autograd.graph import AccumulateGrad
+from distgrad.autograd.tensor import Tensor
 from distgrad.backend import get_array_module
 
 _state = grad_mode.state
@@ -219,11 +219,11 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, cap
 
 
 def _wrap(g):
-    return None if g is None else _function.Tensor._make(g)
+    return None if g is None else Tensor._make(g)
 
 
 def _unwrap(g):
-    return g._data if isinstance(g, _function.Tensor) else g
+    return g._data if isinstance(g, Tensor) else g
 
 
 def _call_hooks(table, g, arrays):
@@ -240,7 +240,7 @@ def _call_hooks(table, g, arrays):
 def _check_hook_result(hook, old, new):
     """A hook may replace a gradient only by one of the same kind (PyTorch's check)."""
     name = getattr(hook, "__name__", type(hook).__name__)
-    if not isinstance(new, _function.Tensor):
+    if not isinstance(new, Tensor):
         raise TypeError(f"expected Tensor, but hook '{name}' returned '{type(new).__name__}'")
     if new._data.dtype != old._data.dtype or new.device != old.device:
         raise RuntimeError(f"hook '{name}' has changed the type of value (was {old.dtype} on {old.device}, "
@@ -342,11 +342,11 @@ def _leaf(node, g, targets, captured, capture, create_graph, arrays):
         if old is None:
             # keep the array when nothing else can see it, else copy it
             if g.base is None and sys.getrefcount(g) <= 3:
-                var._grad = _function.Tensor._make(g)
+                var._grad = Tensor._make(g)
             else:
-                var._grad = _function.Tensor._make(g.copy())
+                var._grad = Tensor._make(g.copy())
         elif old._requires_grad:
-            var._grad = old + _function.Tensor._make(g)
+            var._grad = old + Tensor._make(g)
         else:
             old._data += g
     else:

@@ -33,7 +33,6 @@ Example::
 """
 import functools
 import traceback
-import weakref
 
 from distgrad.autograd import anomaly
 from distgrad import backend as _backend
@@ -41,19 +40,12 @@ from distgrad import backend as _backend
 from distgrad.backend import get_array_module
 from distgrad.backend import is_array as backend_is_array
 from distgrad.autograd import grad_mode
-from distgrad.autograd import graph
-from distgrad.autograd.graph import BackwardNode, _NoCtx, _resolve_saved
+from distgrad.autograd.backward_node import BackwardNode, _NoCtx, _resolve_saved
+from distgrad.autograd.tensor import Tensor
 
 _state = grad_mode.state
 _new_object = object.__new__
-Tensor = None  # bound by distgrad.autograd.tensor once the class exists (import cycle)
 
-
-
-def bind_tensor_class(cls):
-    global Tensor
-    Tensor = cls
-    graph.bind_tensor_class(cls)
 
 class Function:
     """Base class for custom differentiable operations, with PyTorch's contract.
@@ -308,7 +300,3 @@ class _DelayedError(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         raise RuntimeError("trying to differentiate twice a function that was marked with @once_differentiable")
-
-
-def weak_tensor_ref(t):
-    return weakref.ref(t)

@@ -16,13 +16,12 @@ Example::
 """
 import copy
 import warnings
+import weakref
 
 import numpy as np
 
 from distgrad import backend
 from distgrad import dtypes
-from distgrad.autograd import engine
-from distgrad.autograd import function as _function
 from distgrad.autograd import grad_mode
 from distgrad.autograd.graph import AccumulateGrad, add_hook
 from distgrad.autograd.printing import tensor_repr
@@ -245,7 +244,7 @@ class Tensor:
         acc = self._acc() if self._acc is not None else None
         if acc is None:
             acc = AccumulateGrad(self)
-            self._acc = _function.weak_tensor_ref(acc)
+            self._acc = weakref.ref(acc)
         return acc
 
     @property
@@ -262,7 +261,7 @@ class Tensor:
             return
         node = self.grad_fn
         retained = node.__dict__.setdefault("_retained", {})
-        retained[self._output_nr] = _function.weak_tensor_ref(self)
+        retained[self._output_nr] = weakref.ref(self)
         self._retains = True
 
     @property
@@ -407,7 +406,3 @@ class Tensor:
             new.__dict__[k] = copy.deepcopy(v, memo)
         memo[id(self)] = new
         return new
-
-
-_function.bind_tensor_class(Tensor)
-engine_module = engine
