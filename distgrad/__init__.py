@@ -78,7 +78,8 @@ from distgrad.autograd.ops.matrix_functions import matrix_exp, matrix_power  # n
 from distgrad.autograd.ops.determinants import det, logdet, slogdet  # noqa: F401
 from distgrad.autograd.ops.least_squares import pinverse  # noqa: F401
 from distgrad.autograd.ops.solvers import cholesky_solve, inverse, triangular_solve  # noqa: F401
-from distgrad.autograd.ops.pooling import adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool2d  # noqa: F401
+from distgrad.autograd.ops.adaptive_pooling import adaptive_avg_pool1d  # noqa: F401
+from distgrad.autograd.ops.pooling import avg_pool1d, max_pool1d, max_pool2d  # noqa: F401
 from distgrad.autograd.ops.reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min,  # noqa: F401
                                           norm, prod, return_types, std, sum, var)
 from distgrad.autograd.ops.shape import (broadcast_to, flatten, movedim, permute, reshape,  # noqa: F401

@@ -32,8 +32,8 @@ from distgrad.autograd.ops.conv import conv1d, conv2d, conv_transpose1d, conv_tr
 from distgrad.autograd.ops.distance import cosine_similarity, pairwise_distance, pdist  # noqa: F401
 from distgrad.autograd.ops.embedding import embedding_lookup
 from distgrad.autograd.ops.pad import pad  # noqa: F401  (re-exported)
-from distgrad.autograd.ops.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d,  # noqa: F401
-                                           avg_pool2d, max_pool1d, max_pool2d)
+from distgrad.autograd.ops.adaptive_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d  # noqa: F401
+from distgrad.autograd.ops.pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d  # noqa: F401
 from distgrad.autograd.ops.softmax import log_softmax as _log_softmax
 from distgrad.autograd.ops.softmax import softmax as _softmax
 from distgrad.autograd import raw  # the arrays behind tensors (a module, so F's namespace stays the ops)

@@ -18,9 +18,6 @@ torch = pytest.importorskip("torch")
 CASES = {name: (fn, specs, False) for name, (fn, specs) in P.CASES.items()}
 CASES.update({f"extra:{name}": (fn, specs, True) for name, (fn, specs) in DC.EXTRA.items()})
 
-# composed of matmuls with constant matrices, so their gradient cannot depend on the input as PyTorch's does
-KNOWN_GAPS = {"extra:adaptive_avg_pool1d", "extra:adaptive_avg_pool2d"}
-
 
 def _inputs(specs, extra):
     if not extra:
@@ -35,8 +32,7 @@ def _np(t):
     return None if t is None else np.asarray((t.detach() + 0).tolist())  # + 0 materialises a torch ZeroTensor
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="known gap"))
-                                  if n in KNOWN_GAPS else n for n in sorted(CASES)])
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_second_order_gradients_follow_pytorch(name):
     fn, specs, extra = CASES[name]
     ours, theirs = _inputs(specs, extra)

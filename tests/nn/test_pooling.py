@@ -4,6 +4,7 @@ import pytest
 
 import distgrad
 from distgrad.autograd import gradcheck, gradgradcheck
+from distgrad.autograd.ops import adaptive_pooling as AP
 from distgrad.autograd.ops import pooling as P
 
 
@@ -41,15 +42,15 @@ def test_avg_pool2d_gradcheck(rng, kwargs):
 @pytest.mark.parametrize("size", [(2, 3), (3, 4), 1, (None, 2)])
 def test_adaptive_avg_pool2d_gradcheck(rng, size):
     x = _d((1, 2, 5, 6), rng)
-    assert gradcheck(lambda x: P.adaptive_avg_pool2d(x, size), (x,))
-    assert gradgradcheck(lambda x: P.adaptive_avg_pool2d(x, size), (x,))
+    assert gradcheck(lambda x: AP.adaptive_avg_pool2d(x, size), (x,))
+    assert gradgradcheck(lambda x: AP.adaptive_avg_pool2d(x, size), (x,))
 
 
 def test_1d_pools_gradcheck(rng):
     x = _d((2, 2, 7), rng)
     assert gradcheck(lambda x: P.max_pool1d(x, 3, 2, 1, ceil_mode=True), (x,))
     assert gradcheck(lambda x: P.avg_pool1d(x, 3, 2, 1, count_include_pad=False), (x,))
-    assert gradcheck(lambda x: P.adaptive_avg_pool1d(x, 3), (x,))
+    assert gradcheck(lambda x: AP.adaptive_avg_pool1d(x, 3), (x,))
 
 
 # --- parity with PyTorch ----------------------------------------------------------------------------------
@@ -123,7 +124,7 @@ def test_avg_pool2d_matches_torch(rng, kwargs):
 def test_adaptive_avg_pool2d_matches_torch(rng, size):
     torch = pytest.importorskip("torch")
     _parity(torch, lambda x: torch.nn.functional.adaptive_avg_pool2d(x, size),
-            lambda x: P.adaptive_avg_pool2d(x, size), rng.standard_normal((2, 3, 7, 8)), rng)
+            lambda x: AP.adaptive_avg_pool2d(x, size), rng.standard_normal((2, 3, 7, 8)), rng)
 
 
 def test_1d_and_unbatched_pools_match_torch(rng):
@@ -134,11 +135,11 @@ def test_1d_and_unbatched_pools_match_torch(rng):
             lambda x: P.max_pool1d(x, 3, 2, 1, ceil_mode=True, return_indices=True), a, rng)
     _parity(torch, lambda x: F.avg_pool1d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
             lambda x: P.avg_pool1d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), a, rng)
-    _parity(torch, lambda x: F.adaptive_avg_pool1d(x, 4), lambda x: P.adaptive_avg_pool1d(x, 4), a, rng)
+    _parity(torch, lambda x: F.adaptive_avg_pool1d(x, 4), lambda x: AP.adaptive_avg_pool1d(x, 4), a, rng)
     b = rng.standard_normal((3, 6, 6))
     _parity(torch, lambda x: F.max_pool2d(x, 2), lambda x: P.max_pool2d(x, 2), b, rng)
     _parity(torch, lambda x: F.avg_pool2d(x, 3, 2), lambda x: P.avg_pool2d(x, 3, 2), b, rng)
-    _parity(torch, lambda x: F.adaptive_avg_pool2d(x, 4), lambda x: P.adaptive_avg_pool2d(x, 4), b, rng)
+    _parity(torch, lambda x: F.adaptive_avg_pool2d(x, 4), lambda x: AP.adaptive_avg_pool2d(x, 4), b, rng)
 
 
 def test_integer_pools_match_torch(rng):
@@ -156,7 +157,7 @@ def test_integer_pools_match_torch(rng):
 def test_float32_stays_float32_and_output_is_contiguous():
     x = distgrad.randn(4, 3, 8, 8, requires_grad=True)
     for y in (P.max_pool2d(x, 2), P.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
-              P.adaptive_avg_pool2d(x, 3)):
+              AP.adaptive_avg_pool2d(x, 3)):
         assert y.dtype == distgrad.float32 and y.is_contiguous()
         y.sum().backward()
         assert x.grad.dtype == distgrad.float32
@@ -175,8 +176,8 @@ def test_float32_stays_float32_and_output_is_contiguous():
     (lambda x: P.max_pool2d(x, 0), (1, 3, 5, 5), "kernel_size must be greater than zero"),
     (lambda x: P.avg_pool2d(x, 2, stride=0), (1, 3, 5, 5), "stride should be greater than zero"),
     (lambda x: P.avg_pool2d(x, 2, divisor_override=0), (1, 3, 5, 5), "divisor must be not zero"),
-    (lambda x: P.adaptive_avg_pool2d(x, (2, 2, 2)), (1, 3, 5, 5), "output_size must be 2"),
-    (lambda x: P.adaptive_avg_pool2d(x, 2), (5, 5), r"Expected 3D or 4D tensor"),
+    (lambda x: AP.adaptive_avg_pool2d(x, (2, 2, 2)), (1, 3, 5, 5), "output_size must be 2"),
+    (lambda x: AP.adaptive_avg_pool2d(x, 2), (5, 5), r"Expected 3D or 4D tensor"),
 ])
 def test_pool_errors(fn, shape, match):
     with pytest.raises(RuntimeError, match=match):
@@ -212,5 +213,5 @@ def test_max_pool_layer_return_indices():
 def test_functional_exports():
     import distgrad.nn.functional as F
     assert F.max_pool2d is P.max_pool2d and F.avg_pool2d is P.avg_pool2d
-    assert F.adaptive_avg_pool2d is P.adaptive_avg_pool2d and F.max_pool1d is P.max_pool1d
-    assert F.avg_pool1d is P.avg_pool1d and F.adaptive_avg_pool1d is P.adaptive_avg_pool1d
+    assert F.adaptive_avg_pool2d is AP.adaptive_avg_pool2d and F.max_pool1d is P.max_pool1d
+    assert F.avg_pool1d is P.avg_pool1d and F.adaptive_avg_pool1d is AP.adaptive_avg_pool1d

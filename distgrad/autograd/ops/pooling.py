@@ -1,4 +1,4 @@
-"""Pooling: max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d.
+"""Pooling: max_pool1d/2d, avg_pool1d/2d (adaptive pools: :mod:`distgrad.autograd.ops.adaptive_pooling`).
 
 Every pool walks the kh * kw kernel offsets; at each offset one strided slice
 of the input covers that position of every window at once, so no Python loop
@@ -7,9 +7,6 @@ copy).  Max pooling keeps, per output, the offset of its maximum (ties go to the
 CPU kernel); backward scatters the gradient to those positions.  Average
 pooling divides by PyTorch's divisor (``count_include_pad``,
 ``divisor_override``, ``ceil_mode`` windows clipped at the padded border).
-Adaptive average pooling uses PyTorch's windows ``[floor(i*in/out),
-ceil((i+1)*in/out))``: an average pool when the sizes divide, otherwise two
-small averaging matrices on each side of the image (``P_h @ x @ P_w^T``).
 
 Each backward is an op whose own backward is the forward again, so double
 backward works.
@@ -367,7 +364,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def _avg_pool(op, dim, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+def avg_pool_nd(op, dim, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    """Average pooling over the last ``dim`` (1 or 2) dims; ``op`` names the public function in errors."""
     _check_input(op, input, dim)
     geom = _geometry(op, input.shape, kernel_size, stride, padding, 1, ceil_mode, dim, bool(count_include_pad),
                      divisor_override)
@@ -384,7 +382,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         >>> avg_pool2d(distgrad.ones(1, 1, 4, 4), 2, padding=1, count_include_pad=False)[0, 0, 0]
         tensor([1., 1., 1.])
     """
-    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+    return avg_pool_nd("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
 
@@ -397,67 +395,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         >>> avg_pool1d(distgrad.tensor([[1.0, 3.0, 2.0, 0.0]]), 2)
         tensor([[2., 1.]])
     """
-    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+    return avg_pool_nd("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
-def _averaging_matrix(n_in, n_out, np_dtype, xp):
-    """(n_out, n_in) matrix whose row i averages PyTorch's adaptive window i."""
-    m = np.zeros((n_out, n_in), dtype=np_dtype)
-    for i in range(n_out):  # one row per output (not per pixel): host-side set-up of a tiny matrix
-        start, end = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
-        m[i, start:end] = 1.0 / (end - start)
-    return Tensor._make(xp.asarray(m))
-
-
-def _adaptive_avg(op, dim, input, output_size):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
-    if input.ndim not in (dim + 1, dim + 2):
-        raise RuntimeError(f"{op}(): Expected {dim + 1}D or {dim + 2}D tensor, but got {list(input.shape)}")
-    if input._data.dtype.kind != "f":
-        raise RuntimeError(f"{op}: not implemented for '{input.dtype}' (expected a floating-point input)")
-    spatial = tuple(input.shape[-dim:])
-    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * dim
-    if len(sizes) != dim:
-        raise RuntimeError(f"{op}: output_size must be {dim}, but got {list(sizes)}")
-    out = tuple(s if o is None else int(o) for o, s in zip(sizes, spatial))
-    if any(o < 0 for o in out):
-        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0, but got {out}")
-    if any(s == 0 for s in spatial):
-        raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch dimensions, but input "
-                           f"has sizes {list(input.shape)}")
-    if all(o > 0 and s % o == 0 for s, o in zip(spatial, out)):
-        kernel = tuple(s // o for s, o in zip(spatial, out))
-        return _avg_pool(op, dim, input, kernel, kernel, 0, False, True, None)
-    xp, np_dtype = input._xp(), input._data.dtype
-    # the average over a window is separable: average the rows, then the columns
-    res = input.unsqueeze(-2) if dim == 1 else _averaging_matrix(spatial[0], out[0], np_dtype, xp) @ input
-    res = res @ _averaging_matrix(spatial[-1], out[-1], np_dtype, xp).mT
-    return res.squeeze(-2) if dim == 1 else res
-
-
-def adaptive_avg_pool2d(input, output_size):
-    """Average pooling to a fixed (OH, OW) whatever the input size (``None`` keeps that size).
-
-    Example::
-
-        >>> import distgrad
-        >>> adaptive_avg_pool2d(distgrad.randn(2, 3, 7, 5), (3, None)).shape
-        distgrad.Size([2, 3, 3, 5])
-    """
-    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
-
-
-def adaptive_avg_pool1d(input, output_size):
-    """Average pooling of (N, C, L) or (C, L) to a fixed length.
-
-    Example::
-
-        >>> import distgrad
-        >>> adaptive_avg_pool1d(distgrad.ones(1, 2, 7), 3).shape
-        distgrad.Size([1, 2, 3])
-    """
-    return _adaptive_avg("adaptive_avg_pool1d", 1, input, output_size)
-
-
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d"]
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d"]
