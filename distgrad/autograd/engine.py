@@ -15,13 +15,13 @@ Example::
     >>> distgrad.autograd.grad((x * x).sum(), x)
     (tensor([2., 4.]),)
 """
-import sys
 import threading
 
 import numpy as _np
 
 from distgrad.autograd import anomaly
 from distgrad.autograd import grad_mode
+from distgrad.autograd.gradients import ARRAYS, TENSORS, unwrap_tensor
 from distgrad.autograd.graph import AccumulateGrad
 from distgrad.autograd.tensor import Tensor
 from distgrad.backend import get_array_module
@@ -30,14 +30,47 @@ _state = grad_mode.state
 _local = threading.local()
 
 
+def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, capture=False):
+    """Backpropagate from ``roots`` seeded with ``grad_roots``.
+
+    With ``capture`` the gradients of ``inputs`` are returned instead of being
+    accumulated (``autograd.grad``); otherwise leaves accumulate into ``.grad``,
+    only those in ``inputs`` when it is given.  Without ``create_graph``
+    gradients travel as raw arrays (ops with ``array_backward`` never see a
+    Tensor); with it they travel as Tensors so backward itself is recorded.
+    """
+    run = BackwardPass(TENSORS if create_graph else ARRAYS, retain_graph, capture, inputs)
+    ready = run.seed(roots, grad_roots)
+    run.restrict_to(inputs)
+    arrived, accumulate, apply, send = run.buffers.pop, run.accumulate, run.apply, run.send
+    with run.running(create_graph):
+        while ready:
+            node = ready.pop()
+            grads = arrived(node, None) or [None] * node._num_outputs  # the summed gradients of its outputs
+            if type(node) is AccumulateGrad:
+                accumulate(node, grads)
+            else:  # no local holds the results, so a leaf can keep its gradient without a copy
+                send(node, apply(node, grads), ready)
+        run.run_callbacks()
+    return run.results()
+
+
+def _passes():
+    """This thread's stack of running backward passes (a hook may start another one)."""
+    passes = getattr(_local, "passes", None)
+    if passes is None:
+        passes = _local.passes = []
+    return passes
+
+
 def queue_callback(fn):
     """Run ``fn()`` once the backward pass now running has finished (PyTorch's
     ``Variable._execution_engine.queue_callback``)."""
-    tasks = getattr(_local, "tasks", None)
-    if not tasks:
+    passes = _passes()
+    if not passes:
         raise RuntimeError("Final callbacks can only be installed during backward pass "
                            "(queue_callback was called outside of one).")
-    tasks[-1].append(fn)
+    passes[-1].callbacks.append(fn)
 
 
 def accumulates_into_leaves():
@@ -46,16 +79,17 @@ def accumulates_into_leaves():
     False inside ``autograd.grad`` or ``backward(inputs=...)``: a reentrant
     checkpoint, which can only accumulate, refuses to run there.
     """
-    passes = getattr(_local, "whole", None)
-    return bool(passes) and passes[-1]
+    passes = _passes()
+    return bool(passes) and passes[-1].whole
 
 
 def is_backward_running():
     """True inside a backward pass in this thread (in hooks and callbacks)."""
-    return bool(getattr(_local, "tasks", None))
+    return bool(_passes())
 
 
-def _edge_of(t):
+def edge_of(t):
+    """Where a gradient for ``t`` goes: ``(node, output_nr)``, the leaf's AccumulateGrad for a leaf."""
     return (t.grad_fn if t.grad_fn is not None else t._grad_accumulator()), t._output_nr
 
 
@@ -72,7 +106,7 @@ def _count_dependencies(roots):
             if nxt not in seen:
                 seen.add(nxt)
                 stack.append(nxt)
-    return deps, seen
+    return deps
 
 
 def _needed_nodes(roots, deps, targets):
@@ -98,143 +132,245 @@ def _needed_nodes(roots, deps, targets):
     return needed
 
 
-def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, capture=False):
-    """Backpropagate from ``roots`` seeded with ``grad_roots``.
+class _Running:
+    """The extent of one pass: on this thread's stack, grad mode set, NumPy's warnings quiet."""
 
-    With ``capture`` the gradients of ``inputs`` are returned instead of being
-    accumulated (``autograd.grad``); otherwise leaves accumulate into ``.grad``,
-    only those in ``inputs`` when it is given.  Without ``create_graph``
-    gradients travel as raw arrays (ops with ``array_backward`` never see a
-    Tensor); with it they travel as Tensors so backward itself is recorded.
+    def __init__(self, run, create_graph):
+        self.run, self.create_graph = run, create_graph
+
+    def __enter__(self):
+        _passes().append(self.run)
+        self.prev_mode = self.run.prev_mode = _state.enabled
+        _state.enabled = bool(self.create_graph)
+        # Backward formulas compute both branches of a where() (log(0), 0 ** -1 ...); the discarded
+        # branch must not print warnings, as PyTorch prints none (NaNs that survive are what
+        # anomaly detection reports).
+        self.errstate = _np.errstate(divide="ignore", invalid="ignore", over="ignore")
+        self.errstate.__enter__()
+
+    def __exit__(self, *exc):
+        self.errstate.__exit__(None, None, None)
+        _state.enabled = self.prev_mode
+        _passes().pop()
+
+
+class BackwardPass:
+    """The state of one backward pass and the steps the engine loop takes over it.
+
+    ``kind`` (:mod:`distgrad.autograd.gradients`) says how gradients travel,
+    raw arrays or Tensors; it is chosen once, here, for the whole pass.
     """
-    arrays = not create_graph
-    root_nodes = []
-    buffers = {}
-    for i, (t, g) in enumerate(zip(roots, grad_roots)):
-        if not t._requires_grad:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
-        node, nr = _edge_of(t)
-        if arrays:
-            g = g._data
-        buf = buffers.get(node)
-        if buf is None:
-            buf = buffers[node] = [None] * node._num_outputs
-            root_nodes.append(node)
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
-    deps, seen = _count_dependencies(root_nodes)
 
-    targets = needed = None
-    captured = None
-    if inputs is not None:
-        targets = {}
+    __slots__ = ("kind", "arrays", "retain_graph", "capture", "whole", "buffers", "deps", "roots", "targets",
+                 "needed", "captured", "callbacks", "prev_mode", "check_nan")
+
+    def __init__(self, kind, retain_graph, capture, inputs):
+        self.kind = kind
+        self.arrays = kind.arrays
+        self.retain_graph = retain_graph
+        self.capture = capture
+        self.whole = inputs is None and not capture  # accumulates into every leaf it reaches
+        self.buffers = {}      # node -> the gradients for its outputs that have arrived so far
+        self.deps = {}         # node -> edges into it still to run
+        self.roots = []
+        self.targets = None    # under ``inputs``: node -> [(output_nr, input index, tensor)]
+        self.needed = None     # under ``inputs``: the nodes on a path to a target
+        self.captured = None   # under ``capture``: one gradient per input
+        self.callbacks = []
+        self.prev_mode = None  # grad mode before the pass (set when it starts running)
+        self.check_nan = anomaly.state.enabled and anomaly.state.check_nan
+
+    # --- before the loop -----------------------------------------------------------------
+    def seed(self, roots, grad_roots):
+        """Put each root's gradient at its node; return the nodes ready to run."""
+        for i, (t, g) in enumerate(zip(roots, grad_roots)):
+            if not t._requires_grad:
+                raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+            node, nr = edge_of(t)
+            if node not in self.buffers:
+                self.roots.append(node)
+            self._add(node, nr, self.kind.seed(g))
+        self.deps = _count_dependencies(self.roots)
+        return [n for n in self.roots if self.deps.get(n, 0) == 0]
+
+    def restrict_to(self, inputs):
+        """Under ``inputs``: stop where no input lies further on, and gather the inputs' gradients."""
+        if inputs is None:
+            return
+        targets = self.targets = {}
         for k, t in enumerate(inputs):
             if not t._requires_grad:
                 raise RuntimeError(f"One of the differentiated Tensors (input {k}) does not require grad")
-            node, nr = _edge_of(t)
+            node, nr = edge_of(t)
             targets.setdefault(node, []).append((nr, k, t))
-        needed = _needed_nodes(root_nodes, deps, targets)
-        captured = [None] * len(inputs)
+        self.needed = _needed_nodes(self.roots, self.deps, targets)
+        self.captured = [None] * len(inputs)
 
-    ready = [n for n in root_nodes if deps.get(n, 0) == 0]
-    callbacks = []
-    tasks = getattr(_local, "tasks", None)
-    if tasks is None:
-        tasks = _local.tasks = []
-    tasks.append(callbacks)
-    whole = getattr(_local, "whole", None)
-    if whole is None:
-        whole = _local.whole = []
-    whole.append(inputs is None and not capture)
-    prev_mode = _state.enabled
-    _state.enabled = bool(create_graph)
-    check_nan = anomaly.state.enabled and anomaly.state.check_nan
-    # Backward formulas compute both branches of a where() (log(0), 0 ** -1 ...); the discarded
-    # branch must not print warnings, as PyTorch prints none (NaNs that survive are what
-    # anomaly detection reports).
-    errstate = _np.errstate(divide="ignore", invalid="ignore", over="ignore")
-    errstate.__enter__()
-    try:
-        while ready:
-            node = ready.pop()
-            grads = buffers.pop(node, None)
-            if grads is None:
-                grads = [None] * node._num_outputs
-            if type(node) is AccumulateGrad:
-                g = grads[0]
-                del grads
-                _leaf(node, g, targets, captured, capture, create_graph, arrays)
+    def running(self, create_graph):
+        return _Running(self, create_graph)
+
+    # --- the loop's steps ------------------------------------------------------------------
+    def apply(self, node, grads):
+        """Run ``node``'s backward: one gradient per next function, or None if nothing past it is needed.
+
+        Tensor hooks, retain_grad and ``inputs`` see the node's gradients first.
+        """
+        ndict = node.__dict__
+        if "_tensor_hooks" in ndict or "_retained" in ndict:
+            self._tensor_hooks(node, grads)
+        targets = self.targets
+        if targets is not None:
+            hit = targets.get(node)
+            if hit is not None:
+                self._deliver(hit, grads)
+            if node not in self.needed:
+                return None
+        for g in grads:
+            if g is not None:
+                break
+        else:
+            return [None] * len(node._next)
+        if node._pre_hooks or node._post_hooks or self.check_nan:
+            outs = self._apply_hooked(node, grads)
+        else:
+            try:
+                outs = node._apply_backward(grads, self.arrays)
+            except Exception as exc:
+                if anomaly.state.enabled:
+                    anomaly.with_forward_trace(node, exc)
+                raise
+        if not self.retain_graph:
+            node._saved = None
+        return outs
+
+    def send(self, node, outs, ready):
+        """Hand ``outs`` to the next functions; those whose last gradient this was become ready.
+
+        ``outs`` is None when nothing past ``node`` is needed (see :meth:`apply`).
+        """
+        if outs is None:
+            return
+        needed, targets, deps, buffers = self.needed, self.targets, self.deps, self.buffers
+        for (nxt, nr), g, shape in zip(node._next, outs, node._in_shapes):
+            if nxt is None or (needed is not None and nxt not in needed and nxt not in targets):
                 continue
-            ndict = node.__dict__
-            if "_tensor_hooks" in ndict or "_retained" in ndict:
-                _tensor_hooks(node, grads, arrays)
-            if targets is not None:
-                hit = targets.get(node)
-                if hit is not None:
-                    _deliver(hit, grads, captured, capture, arrays)
-                if node not in needed:
-                    continue
-            for g in grads:
-                if g is not None:
-                    if node._pre_hooks or node._post_hooks or check_nan:
-                        outs = _run_node(node, grads, check_nan, arrays)
-                    else:
-                        try:
-                            outs = node._apply_backward(grads, arrays)
-                        except Exception as exc:
-                            if anomaly.state.enabled:
-                                anomaly.with_forward_trace(node, exc)
-                            raise
-                    if not retain_graph:
-                        node._saved = None
-                    break
-            else:
-                outs = [None] * len(node._next)
-            for (nxt, nr), g, shape in zip(node._next, outs, node._in_shapes):
-                if nxt is None or (needed is not None and nxt not in needed and nxt not in targets):
-                    continue
-                if g is not None:
-                    if g.shape != shape:
-                        g = _fix_shape(node, g, shape, arrays)
-                    buf = buffers.get(nxt)
-                    if buf is None:
-                        buf = buffers[nxt] = [None] * nxt._num_outputs
-                    cur = buf[nr]
-                    buf[nr] = g if cur is None else cur + g
-                d = deps[nxt] - 1
-                deps[nxt] = d
-                if d == 0:
-                    ready.append(nxt)
-            outs = g = None  # drop references so a leaf can keep its gradient without a copy
-        _state.enabled = prev_mode
+            if g is not None:
+                if g.shape != shape:
+                    g = _fix_shape(node, g, shape)
+                buf = buffers.get(nxt)  # self._add, inlined: this is the engine's innermost loop
+                if buf is None:
+                    buf = buffers[nxt] = [None] * nxt._num_outputs
+                cur = buf[nr]
+                buf[nr] = g if cur is None else cur + g
+            d = deps[nxt] - 1
+            deps[nxt] = d
+            if d == 0:
+                ready.append(nxt)
+
+    def accumulate(self, node, grads):
+        """A leaf's gradient: through its hooks into ``.grad`` (or into the results, under ``capture``)."""
+        g = grads[0]
+        grads[0] = None  # this frame holds the only reference, so .grad can keep the array
+        var = node.variable
+        if var._hooks and g is not None:
+            g = self._call_hooks(var._hooks, g)
+        if self.targets is not None:
+            hit = self.targets.get(node)
+            if hit is None:
+                return
+            if self.capture:
+                self._deliver(hit, [g])
+                return
+        if g is None:
+            return
+        self.kind.accumulate(var, g)
+        if var._post_acc_hooks:
+            for h in list(var._post_acc_hooks.values()):
+                h(var)
+
+    # --- after the loop --------------------------------------------------------------------
+    def run_callbacks(self):
+        """The callbacks queued during the pass, in order, with grad mode as it was before it."""
+        _state.enabled = self.prev_mode
+        callbacks = self.callbacks
         while callbacks:
             callbacks.pop(0)()
-    finally:
-        errstate.__exit__(None, None, None)
-        _state.enabled = prev_mode
-        tasks.pop()
-        whole.pop()
-    if captured is not None and arrays:
-        captured = [_wrap(g) for g in captured]
-    return captured
 
+    def results(self):
+        """``autograd.grad``'s gradients (None for ``backward``)."""
+        return None if self.captured is None else self.kind.results(self.captured)
 
-def _wrap(g):
-    return None if g is None else Tensor._make(g)
+    # --- helpers ---------------------------------------------------------------------------
+    def _add(self, node, nr, g):
+        buf = self.buffers.get(node)
+        if buf is None:
+            buf = self.buffers[node] = [None] * node._num_outputs
+        cur = buf[nr]
+        buf[nr] = g if cur is None else cur + g
 
+    def _call_hooks(self, table, g):
+        """Run tensor hooks (which see and return Tensors) on one gradient."""
+        t = self.kind.wrap(g)
+        for h in list(table.values()):
+            r = h(t)
+            if r is not None:
+                _check_hook_result(h, t, r)
+                t = r
+        return self.kind.unwrap(t)
 
-def _unwrap(g):
-    return g._data if isinstance(g, Tensor) else g
+    def _tensor_hooks(self, node, grads):
+        hooks = node.__dict__.get("_tensor_hooks") or {}
+        for nr, table in hooks.items():
+            if grads[nr] is not None and table:
+                grads[nr] = self._call_hooks(table, grads[nr])
+        for nr, ref in (node.__dict__.get("_retained") or {}).items():
+            t = ref()
+            g = grads[nr]
+            if t is not None and g is not None:
+                self.kind.store(t, g)
 
+    def _deliver(self, hits, grads):
+        captured = self.captured
+        for nr, k, t in hits:
+            g = grads[nr]
+            if g is None:
+                continue
+            if self.capture:
+                captured[k] = g if captured[k] is None else captured[k] + g
+            else:  # backward(inputs=[non_leaf]) accumulates into that tensor's .grad
+                self.kind.store(t, g)
 
-def _call_hooks(table, g, arrays):
-    """Run tensor hooks (which see and return Tensors) on one gradient."""
-    t = _wrap(g) if arrays else g
-    for h in list(table.values()):
-        r = h(t)
-        if r is not None:
-            _check_hook_result(h, t, r)
-            t = r
-    return t._data if arrays else t
+    def _apply_hooked(self, node, grads):
+        """``node``'s backward with its pre- and post-hooks, and the NaN check of anomaly mode."""
+        wrap, unwrap = self.kind.wrap, self.kind.unwrap
+        if node._pre_hooks:
+            gs = [wrap(g) for g in grads]
+            for h in list(node._pre_hooks.values()):
+                r = h(tuple(gs))
+                if r is not None:
+                    gs = list(r)
+            grads = [unwrap(g) for g in gs]
+        try:
+            outs = node._apply_backward(grads, self.arrays)
+        except Exception as exc:
+            if anomaly.state.enabled:
+                anomaly.with_forward_trace(node, exc)
+            raise
+        if node._post_hooks:
+            outs_t = [wrap(g) for g in outs]
+            grads_t = [wrap(g) for g in grads]
+            for h in list(node._post_hooks.values()):
+                r = h(tuple(outs_t), tuple(grads_t))
+                if r is not None:
+                    outs_t = list(r)
+            outs = [unwrap(g) for g in outs_t]
+        if self.check_nan:
+            for i, g in enumerate(outs):
+                data = unwrap_tensor(g)
+                if data is not None and data.dtype.kind == "f":
+                    if bool(get_array_module(data).isnan(data).any()):
+                        raise anomaly.nan_error(node, i)
+        return outs
 
 
 def _check_hook_result(hook, old, new):
@@ -250,67 +386,7 @@ def _check_hook_result(hook, old, new):
                            f"got {list(new.shape)})")
 
 
-def _tensor_hooks(node, grads, arrays):
-    hooks = node.__dict__.get("_tensor_hooks") or {}
-    for nr, table in hooks.items():
-        if grads[nr] is not None and table:
-            grads[nr] = _call_hooks(table, grads[nr], arrays)
-    for nr, ref in (node.__dict__.get("_retained") or {}).items():
-        t = ref()
-        g = grads[nr]
-        if t is not None and g is not None:
-            _store_grad(t, g, arrays)
-
-
-def _store_grad(t, g, arrays):
-    """Accumulate ``g`` into the ``.grad`` of a non-leaf (retain_grad, backward(inputs=...))."""
-    g = _wrap(g.copy()) if arrays else g.detach().clone()
-    t._grad = g if t._grad is None else t._grad + g
-
-
-def _deliver(hits, grads, captured, capture, arrays):
-    for nr, k, t in hits:
-        g = grads[nr]
-        if g is None:
-            continue
-        if capture:
-            captured[k] = g if captured[k] is None else captured[k] + g
-        else:  # backward(inputs=[non_leaf]) accumulates into that tensor's .grad
-            _store_grad(t, g, arrays)
-
-
-def _run_node(node, grads, check_nan, arrays):
-    if node._pre_hooks:
-        gs = [_wrap(g) for g in grads] if arrays else grads
-        for h in list(node._pre_hooks.values()):
-            r = h(tuple(gs))
-            if r is not None:
-                gs = list(r)
-        grads = [_unwrap(g) for g in gs] if arrays else gs
-    try:
-        outs = node._apply_backward(grads, arrays)
-    except Exception as exc:
-        if anomaly.state.enabled:
-            anomaly.with_forward_trace(node, exc)
-        raise
-    if node._post_hooks:
-        outs_t = [_wrap(g) for g in outs] if arrays else list(outs)
-        grads_t = [_wrap(g) for g in grads] if arrays else grads
-        for h in list(node._post_hooks.values()):
-            r = h(tuple(outs_t), tuple(grads_t))
-            if r is not None:
-                outs_t = list(r)
-        outs = [_unwrap(g) for g in outs_t] if arrays else outs_t
-    if check_nan:
-        for i, g in enumerate(outs):
-            data = _unwrap(g)
-            if data is not None and data.dtype.kind == "f":
-                if bool(get_array_module(data).isnan(data).any()):
-                    raise anomaly.nan_error(node, i)
-    return outs
-
-
-def _fix_shape(node, g, shape, arrays):
+def _fix_shape(node, g, shape):
     """Sum a gradient of broadcast shape down to its input's shape, or say what is wrong."""
     # deferred: tensor_xp imports tensor, which imports this engine
     from distgrad.autograd.ops.tensor_xp import sum_to
@@ -320,40 +396,3 @@ def _fix_shape(node, g, shape, arrays):
         raise RuntimeError(
             f"Function {node.name()} returned an invalid gradient - got {list(g.shape)} "
             f"but expected shape compatible with {list(shape)}") from None
-
-
-def _leaf(node, g, targets, captured, capture, create_graph, arrays):
-    var = node.variable
-    if var._hooks and g is not None:
-        g = _call_hooks(var._hooks, g, arrays)
-    if targets is not None:
-        hit = targets.get(node)
-        if hit is None:
-            return
-        if capture:
-            _deliver(hit, [g], captured, True, arrays)
-            return
-    if g is None:
-        return
-    if arrays:
-        if g.dtype != var._data.dtype:
-            g = g.astype(var._data.dtype)
-        old = var._grad
-        if old is None:
-            # keep the array when nothing else can see it, else copy it
-            if g.base is None and sys.getrefcount(g) <= 3:
-                var._grad = Tensor._make(g)
-            else:
-                var._grad = Tensor._make(g.copy())
-        elif old._requires_grad:
-            var._grad = old + Tensor._make(g)
-        else:
-            old._data += g
-    else:
-        if g._data.dtype != var._data.dtype:
-            g = g.to(var.dtype)
-        old = var._grad
-        var._grad = g if old is None else old + g
-    if var._post_acc_hooks:
-        for h in list(var._post_acc_hooks.values()):
-            h(var)

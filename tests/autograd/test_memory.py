@@ -5,6 +5,7 @@ import gc
 import tracemalloc
 import weakref
 
+import numpy as np
 import pytest
 
 import distgrad
@@ -147,3 +148,60 @@ def test_no_grad_forward_keeps_nothing(no_gc):
     ref = weakref.ref(h._data)
     del h
     assert ref() is None and y.grad_fn is None
+
+
+class _Doubled(distgrad.autograd.Function):
+    """backward makes a fresh gradient and notes its array's id (an int: it keeps no reference)."""
+
+    seen = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        out = g * 2
+        _Doubled.seen.append(id(out.detach().numpy()))
+        return out
+
+
+def test_leaf_keeps_the_gradient_array_only_the_engine_holds():
+    # a fresh gradient becomes .grad as it is, without a copy (the engine counts references to know)
+    _Doubled.seen.clear()
+    x = distgrad.ones(3, requires_grad=True)
+    _Doubled.apply(x).sum().backward()
+    assert id(x.grad.detach().numpy()) == _Doubled.seen[0]
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+class _SharedGrad(distgrad.autograd.Function):
+    """backward hands one fresh array to both inputs (as AddBackward hands on its gradient)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return x + y
+
+    @staticmethod
+    def backward(ctx, g):
+        out = g * 1
+        return out, out
+
+
+def test_leaves_handed_one_gradient_array_get_their_own_copies():
+    # each leaf's .grad must own its memory, or an in-place update of one changes the other
+    x = distgrad.ones(3, requires_grad=True)
+    y = distgrad.ones(3, requires_grad=True)
+    _SharedGrad.apply(x, y).sum().backward()
+    assert not np.shares_memory(x.grad.detach().numpy(), y.grad.detach().numpy())
+    x.grad.add_(1)
+    assert y.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_gradient_a_hook_keeps_is_copied_into_grad():
+    kept = []
+    x = distgrad.ones(2, requires_grad=True)
+    x.register_hook(lambda g: kept.append(g))
+    (x * 3).sum().backward()
+    x.grad.add_(1)
+    assert kept[0].tolist() == [3.0, 3.0] and x.grad.tolist() == [4.0, 4.0]
