@@ -195,6 +195,32 @@ def test_no_late_bound_classes():
     assert offenders == []
 
 
+def _history_links(tree):
+    """(line, attribute) of each assignment to ``grad_fn``, ``_output_nr`` or ``_next`` that is not a reset."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            pairs = [(target, node.value)]
+            if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                pairs = list(zip(target.elts, node.value.elts))
+            for t, v in pairs:
+                if isinstance(t, ast.Attribute) and t.attr in ("grad_fn", "_output_nr", "_next"):
+                    if not (isinstance(v, ast.Constant) and v.value in (None, 0)):
+                        found.append((node.lineno, t.attr))
+    return found
+
+
+def test_graph_wiring_happens_in_one_place():
+    """Only autograd/wiring.py links tensors and nodes (``grad_fn``, ``_output_nr``, a node's ``_next``);
+    elsewhere these are only reset (to None or 0)."""
+    offenders = [f"{p.relative_to(ROOT)}:{line}: .{attr} = ..."
+                 for p, text in SOURCES.items() if p != PKG / "autograd" / "wiring.py"
+                 for line, attr in _history_links(ast.parse(text))]
+    assert offenders == [], "graph wiring outside autograd/wiring.py:\n" + "\n".join(offenders)
+
+
 def test_nn_imports_nothing_of_comm_at_module_level():
     # comm builds on nn (SyncBatchNorm subclasses _BatchNorm, DDP wraps Modules); nn's PyTorch-path names for
     # them (nn.SyncBatchNorm, nn.parallel.DistributedDataParallel) resolve on first use instead, so the

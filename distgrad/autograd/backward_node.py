@@ -21,6 +21,7 @@ from numpy import ndarray as _ndarray
 from distgrad.autograd import saved_hooks
 from distgrad.autograd.graph import Node
 from distgrad.autograd.tensor import Tensor
+from distgrad.autograd.wiring import set_history
 from distgrad.backend import get_array_module
 from distgrad.backend import is_array as backend_is_array
 from distgrad.dtypes import from_np
@@ -116,9 +117,7 @@ class BackwardNode(Node):
         if vc.value != version:
             self._version_error(data, vc.value, version, None, nr)
         out = Tensor._make(data, vc)
-        out._requires_grad = True
-        out.grad_fn = self
-        out._output_nr = nr
+        set_history(out, self, nr)
         return out
 
     def _unpack_hooked(self, entry):
@@ -136,10 +135,10 @@ class BackwardNode(Node):
             return t
         out = Tensor._make(t._data, entry[3])
         if origin[0] == "o":
-            out._requires_grad, out.grad_fn, out._output_nr = True, self, origin[1]
+            set_history(out, self, origin[1])
         else:
             _, grad_fn, nr, requires_grad, acc = origin
-            out._requires_grad, out.grad_fn, out._output_nr = requires_grad, grad_fn, nr
+            set_history(out, grad_fn, nr, requires_grad)
             if acc is not None:
                 out._acc = weakref.ref(acc)  # a leaf's gradient still lands on the leaf
         return out

@@ -24,6 +24,7 @@ from distgrad.autograd import grad_mode
 from distgrad.autograd.gradients import ARRAYS, TENSORS, unwrap_tensor
 from distgrad.autograd.graph import AccumulateGrad
 from distgrad.autograd.tensor import Tensor
+from distgrad.autograd.wiring import edge_of
 from distgrad.backend import get_array_module
 
 _state = grad_mode.state
@@ -86,11 +87,6 @@ def accumulates_into_leaves():
 def is_backward_running():
     """True inside a backward pass in this thread (in hooks and callbacks)."""
     return bool(_passes())
-
-
-def edge_of(t):
-    """Where a gradient for ``t`` goes: ``(node, output_nr)``, the leaf's AccumulateGrad for a leaf."""
-    return (t.grad_fn if t.grad_fn is not None else t._grad_accumulator()), t._output_nr
 
 
 def _count_dependencies(roots):

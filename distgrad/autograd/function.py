@@ -32,9 +32,7 @@ Example::
     tensor([6.])
 """
 import functools
-import traceback
 
-from distgrad.autograd import anomaly
 from distgrad import backend as _backend
 
 from distgrad.backend import get_array_module
@@ -42,6 +40,7 @@ from distgrad.backend import is_array as backend_is_array
 from distgrad.autograd import grad_mode
 from distgrad.autograd.backward_node import BackwardNode, _NoCtx, _resolve_saved
 from distgrad.autograd.tensor import Tensor
+from distgrad.autograd.wiring import connect_inputs, set_history
 
 _state = grad_mode.state
 _new_object = object.__new__
@@ -97,7 +96,7 @@ class Function:
             return out
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
-        _connect_inputs(node, args)
+        connect_inputs(node, args)
         input_ids = {id(a): a for a in args if isinstance(a, Tensor)}
         dirty = {id(t) for t in (node._dirty or ())}
         non_diff = node._non_diff or ()
@@ -115,9 +114,7 @@ class Function:
             if id(o) in non_diff or not o.dtype.is_floating_point:
                 o._requires_grad = False
             else:
-                o._requires_grad = True
-                o.grad_fn = node
-                o._output_nr = nr
+                set_history(o, node, nr)
             results.append(o)
         node._num_outputs = len(outs)
         node._out_meta = [_meta(o) for o in results]
@@ -177,31 +174,6 @@ def check_same_device(cls, args):
                                    f"found at least two devices, {first} and {d}!")
 
 
-def _refresh_view(view):
-    from distgrad.autograd.ops.view_inplace import refresh_view  # deferred: the ops import this module
-    refresh_view(view)
-
-
-def _connect_inputs(node, args):
-    nexts, pos, shapes = [], [], []
-    for i, a in enumerate(args):
-        if isinstance(a, Tensor):
-            if a._base is not None and a._hist_v != a._vc.value:
-                _refresh_view(a)
-            pos.append(i)
-            shapes.append(a._data.shape)
-            if a._requires_grad:
-                fn = a.grad_fn
-                nexts.append((fn if fn is not None else a._grad_accumulator(), a._output_nr))
-            else:
-                nexts.append((None, 0))
-    node._next = tuple(nexts)
-    node._argpos = tuple(pos)
-    node._in_shapes = tuple(shapes)
-    if anomaly.state.enabled:
-        node._trace = "".join(traceback.format_stack()[:-2])  # drop this frame and Function.apply
-
-
 def _meta(t):
     if not isinstance(t, Tensor):
         return None
@@ -211,46 +183,16 @@ def _meta(t):
 
 def _record(cls, args):
     node = _new_object(cls._node_cls)  # the node class carries _fn: no __init__ call on the hot path
-    needs = []
-    arrays = []
-    nexts, pos, shapes = [], [], []
-    for i, a in enumerate(args):
-        if isinstance(a, Tensor):
-            if a._base is not None and a._hist_v != a._vc.value:
-                _refresh_view(a)  # its base was written since its history was made
-            d = a._data
-            arrays.append(d)
-            pos.append(i)
-            shapes.append(d.shape)
-            if a._requires_grad:
-                needs.append(True)
-                fn = a.grad_fn
-                nexts.append((fn if fn is not None else a._grad_accumulator(), a._output_nr))
-            else:
-                needs.append(False)
-                nexts.append((None, 0))
-        else:
-            arrays.append(a)
-            needs.append(False)
-    node.needs_input_grad = tuple(needs)
-    node._next = tuple(nexts)
-    node._argpos = tuple(pos)
-    node._in_shapes = tuple(shapes)
-    if anomaly.state.enabled:
-        node._trace = "".join(traceback.format_stack()[:-2])
+    arrays = connect_inputs(node, args)
     try:
         out = cls.forward(node, *arrays)
     except (TypeError, ValueError):
         check_same_device(cls, args)
         raise
     if type(out) is not tuple:
-        if cls._view:
-            t = args[0]._view_of(out)
-        else:
-            t = Tensor._make(out)
+        t = args[0]._view_of(out) if cls._view else Tensor._make(out)
         if out.dtype.kind == "f" and (node._non_diff is None or id(out) not in node._non_diff):
-            t._requires_grad = True
-            t.grad_fn = node
+            set_history(t, node, 0)
         if node._to_save:
             _resolve_saved(node, args, (out,), (t,))
         return t
@@ -259,15 +201,14 @@ def _record(cls, args):
     for nr, o in enumerate(out):
         t = args[0]._view_of(o) if cls._view else Tensor._make(o)
         if o.dtype.kind == "f" and (non_diff is None or id(o) not in non_diff):
-            t._requires_grad = True
-            t.grad_fn = node
-            t._output_nr = nr
+            set_history(t, node, nr)
         results.append(t)
     node._num_outputs = len(out)
     node._out_meta = [_meta(t) for t in results]
     if node._to_save:
         _resolve_saved(node, args, out, results)
     return tuple(results)
+
 
 def once_differentiable(backward):
     """Decorate a backward that cannot itself be differentiated.

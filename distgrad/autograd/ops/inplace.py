@@ -22,6 +22,7 @@ from distgrad.autograd.ops.cast import to
 from distgrad.autograd.ops.shape import expand
 from distgrad.autograd.ops import view_inplace
 from distgrad.autograd.tensor import Tensor
+from distgrad.autograd.wiring import take_history
 from distgrad.creation import tensor
 
 _state = grad_mode.state
@@ -62,9 +63,7 @@ def write_result(t, res, op):
         t._data[...] = res._data
     t._bump_version()
     if res.grad_fn is not None:
-        t.grad_fn = res.grad_fn
-        t._output_nr = res._output_nr
-        t._requires_grad = True
+        take_history(t, res)
     return t
 
 

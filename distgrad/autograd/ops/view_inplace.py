@@ -27,6 +27,7 @@ Example::
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.tensor import Tensor
+from distgrad.autograd.wiring import take_history
 from distgrad.creation import zeros
 
 
@@ -92,12 +93,6 @@ class ViewOfBase(ArrayFunction):
         return _put(blank, ctx.idx, g), None, None
 
 
-def _attach(t, node_output):
-    t.grad_fn = node_output.grad_fn
-    t._output_nr = node_output._output_nr
-    t._requires_grad = node_output._requires_grad
-
-
 def refresh_view(view):
     """Give a stale view (its base was written since its history was made) its history from the base's."""
     base = view._base
@@ -105,7 +100,7 @@ def refresh_view(view):
     if not base._requires_grad:
         return
     idx = backend.view_indices(base._data, view._data)
-    _attach(view, ViewOfBase.apply(base, idx, view._data))
+    take_history(view, ViewOfBase.apply(base, idx, view._data))
 
 
 def write_into_view(view, res):
@@ -115,7 +110,7 @@ def write_into_view(view, res):
     view._data[...] = res._data
     view._bump_version()
     if res._requires_grad or base._requires_grad:
-        _attach(base, CopySlicesView.apply(base, res, idx))
-        _attach(view, ViewOfBase.apply(base, idx, view._data))
+        take_history(base, CopySlicesView.apply(base, res, idx))
+        take_history(view, ViewOfBase.apply(base, idx, view._data))
     view._hist_v = view._vc.value
     return view
