@@ -77,6 +77,7 @@ from distgrad.autograd.ops.decompositions import svd_legacy as svd  # noqa: F401
 from distgrad.autograd.ops.matrix_functions import matrix_exp, matrix_power  # noqa: F401
 from distgrad.autograd.ops.determinants import det, logdet, slogdet  # noqa: F401
 from distgrad.autograd.ops.least_squares import pinverse  # noqa: F401
+from distgrad.autograd.ops.lu import lu_unpack  # noqa: F401
 from distgrad.autograd.ops.solvers import cholesky_solve, inverse, triangular_solve  # noqa: F401
 from distgrad.autograd.ops.adaptive_pooling import adaptive_avg_pool1d  # noqa: F401
 from distgrad.autograd.ops.pooling import avg_pool1d, max_pool1d, max_pool2d  # noqa: F401

@@ -191,6 +191,10 @@ TENSOR_OPS = {
     "triangular_solve": (lambda m, b, a: m.triangular_solve(b, _shifted(m, a).triu(), transpose=True).solution,
                          [(R, (3, 2)), (R, (3, 3))]),
     "matrix_power": (lambda m, a: m.matrix_power(a, 3), [(R, (3, 3))]),
+    # P @ L + U: the permutation, and both factors' gradients through linalg.lu_factor's backward
+    "lu_unpack": (lambda m, a: (lambda p, l, u: p @ l + u)(*m.lu_unpack(*m.linalg.lu_factor(a))), [(R, (2, 3, 3))]),
+    "lu_solve": (lambda m, a, b: m.linalg.lu_solve(*m.linalg.lu_factor(_shifted(m, a)), b, adjoint=True),
+                 [(R, (3, 3)), (R, (3, 2))]),
     "matrix_power_negative": (lambda m, a: m.matrix_power(_shifted(m, a), -2), [(R, (3, 3))]),
 }
 
