@@ -18,6 +18,7 @@ import weakref
 
 from numpy import ndarray as _ndarray
 
+from distgrad.autograd import anomaly
 from distgrad.autograd import saved_hooks
 from distgrad.autograd.graph import Node
 from distgrad.autograd.tensor import Tensor
@@ -167,36 +168,41 @@ class BackwardNode(Node):
         gets them (and its saved values) as arrays, any other op gets Tensors
         and its results are unwrapped again.
         """
-        fn = self._fn
-        if self._num_outputs > 1 and self.materialize_grads:
-            for i, g in enumerate(grads):
-                if g is None:
-                    z = _zeros_like_meta(self._out_meta[i])
-                    grads[i] = z._data if arrays and z is not None else z
-        if arrays and not fn.array_backward:
-            self._array_mode = False
-            res = fn.backward(self, *[None if g is None else Tensor._make(g) for g in grads])
-            if type(res) is not tuple:
-                res = (res,)
-            res = tuple([r._data if isinstance(r, Tensor) else r for r in res])
-        else:
-            self._array_mode = arrays
-            res = fn.backward(self, *grads)
-            if type(res) is not tuple:
-                res = (res,)
-        argpos = self._argpos
-        if len(res) != len(self.needs_input_grad):
-            nargs = len(self.needs_input_grad)
-            if len(res) < nargs or any(r is not None for r in res[nargs:]):
-                raise RuntimeError(
-                    f"function {self.name()} returned an incorrect number of gradients "
-                    f"(expected {nargs}, got {len(res)})")
-        out = res if len(argpos) == len(res) else [res[p] for p in argpos]
-        expected = _ndarray if arrays else Tensor
-        for r in out:
-            if r is not None and r.__class__ is not expected:
-                return self._check_results(out, arrays)
-        return out
+        try:
+            fn = self._fn
+            if self._num_outputs > 1 and self.materialize_grads:
+                for i, g in enumerate(grads):
+                    if g is None:
+                        z = _zeros_like_meta(self._out_meta[i])
+                        grads[i] = z._data if arrays and z is not None else z
+            if arrays and not fn.array_backward:
+                self._array_mode = False
+                res = fn.backward(self, *[None if g is None else Tensor._make(g) for g in grads])
+                if type(res) is not tuple:
+                    res = (res,)
+                res = tuple([r._data if isinstance(r, Tensor) else r for r in res])
+            else:
+                self._array_mode = arrays
+                res = fn.backward(self, *grads)
+                if type(res) is not tuple:
+                    res = (res,)
+            argpos = self._argpos
+            if len(res) != len(self.needs_input_grad):
+                nargs = len(self.needs_input_grad)
+                if len(res) < nargs or any(r is not None for r in res[nargs:]):
+                    raise RuntimeError(
+                        f"function {self.name()} returned an incorrect number of gradients "
+                        f"(expected {nargs}, got {len(res)})")
+            out = res if len(argpos) == len(res) else [res[p] for p in argpos]
+            expected = _ndarray if arrays else Tensor
+            for r in out:
+                if r is not None and r.__class__ is not expected:
+                    return self._check_results(out, arrays)
+            return out
+        except Exception as exc:
+            if anomaly.state.enabled:  # name the op whose forward this was
+                anomaly.with_forward_trace(self, exc)
+            raise
 
     def _check_results(self, out, arrays):
         """The slow path of result checking: CuPy arrays, NumPy scalars, subclasses, or an error."""

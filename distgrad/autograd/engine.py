@@ -136,7 +136,7 @@ class _Running:
 
     def __enter__(self):
         _passes().append(self.run)
-        self.prev_mode = self.run.prev_mode = _state.enabled
+        self.run.prev_mode = _state.enabled
         _state.enabled = bool(self.create_graph)
         # Backward formulas compute both branches of a where() (log(0), 0 ** -1 ...); the discarded
         # branch must not print warnings, as PyTorch prints none (NaNs that survive are what
@@ -146,7 +146,7 @@ class _Running:
 
     def __exit__(self, *exc):
         self.errstate.__exit__(None, None, None)
-        _state.enabled = self.prev_mode
+        _state.enabled = self.run.prev_mode
         _passes().pop()
 
 
@@ -229,12 +229,7 @@ class BackwardPass:
         if node._pre_hooks or node._post_hooks or self.check_nan:
             outs = self._apply_hooked(node, grads)
         else:
-            try:
-                outs = node._apply_backward(grads, self.arrays)
-            except Exception as exc:
-                if anomaly.state.enabled:
-                    anomaly.with_forward_trace(node, exc)
-                raise
+            outs = node._apply_backward(grads, self.arrays)
         if not self.retain_graph:
             node._saved = None
         return outs
@@ -346,12 +341,7 @@ class BackwardPass:
                 if r is not None:
                     gs = list(r)
             grads = [unwrap(g) for g in gs]
-        try:
-            outs = node._apply_backward(grads, self.arrays)
-        except Exception as exc:
-            if anomaly.state.enabled:
-                anomaly.with_forward_trace(node, exc)
-            raise
+        outs = node._apply_backward(grads, self.arrays)
         if node._post_hooks:
             outs_t = [wrap(g) for g in outs]
             grads_t = [wrap(g) for g in grads]
