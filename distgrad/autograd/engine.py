@@ -44,7 +44,7 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, inputs=None, cap
     ready = run.seed(roots, grad_roots)
     run.restrict_to(inputs)
     arrived, accumulate, apply, send = run.buffers.pop, run.accumulate, run.apply, run.send
-    with run.running(create_graph):
+    with run.running():
         while ready:
             node = ready.pop()
             grads = arrived(node, None) or [None] * node._num_outputs  # the summed gradients of its outputs
@@ -131,13 +131,13 @@ def _needed_nodes(roots, deps, targets):
 class _Running:
     """The extent of one pass: on this thread's stack, grad mode set, NumPy's warnings quiet."""
 
-    def __init__(self, run, create_graph):
-        self.run, self.create_graph = run, create_graph
+    def __init__(self, run):
+        self.run = run
 
     def __enter__(self):
         _passes().append(self.run)
         self.run.prev_mode = _state.enabled
-        _state.enabled = bool(self.create_graph)
+        _state.enabled = not self.run.arrays  # backward is recorded exactly when gradients travel as Tensors
         # Backward formulas compute both branches of a where() (log(0), 0 ** -1 ...); the discarded
         # branch must not print warnings, as PyTorch prints none (NaNs that survive are what
         # anomaly detection reports).
@@ -202,8 +202,9 @@ class BackwardPass:
         self.needed = _needed_nodes(self.roots, self.deps, targets)
         self.captured = [None] * len(inputs)
 
-    def running(self, create_graph):
-        return _Running(self, create_graph)
+    def running(self):
+        """The ``with`` block the loop runs in (see :class:`_Running`)."""
+        return _Running(self)
 
     # --- the loop's steps ------------------------------------------------------------------
     def apply(self, node, grads):

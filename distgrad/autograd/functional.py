@@ -155,8 +155,7 @@ def _vector(v, fn, create_graph, against, against_is_tuple, none_message=_V_FOR_
 
 
 def _call(func, inputs, fn):
-    is_tuple, outputs = _tupled(func(*inputs), "outputs of the user-provided function", fn)
-    return is_tuple, outputs
+    return _tupled(func(*inputs), "outputs of the user-provided function", fn)
 
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):

@@ -28,6 +28,7 @@ from distgrad.autograd import anomaly
 from distgrad.autograd.tensor import Tensor
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_RECORDING_FILES = {os.path.join(_HERE, "wiring.py"), os.path.join(_HERE, "function.py")}
 
 
 def edge_of(t):
@@ -88,8 +89,7 @@ def take_history(t, src):
 def _forward_trace():
     """The stack of the op's call, without the recording frames at its end (Function.apply, this module)."""
     stack = traceback.extract_stack()
-    while stack and os.path.basename(stack[-1].filename) in ("wiring.py", "function.py") and \
-            os.path.dirname(stack[-1].filename) == _HERE:
+    while stack and os.path.abspath(stack[-1].filename) in _RECORDING_FILES:
         stack.pop()
     return "".join(traceback.format_list(stack))
 

@@ -48,8 +48,12 @@ class SeparableAverage(ArrayFunction):
 
     @staticmethod
     def backward(ctx, g):
-        rows = None if ctx.rows is None else ctx.rows.T
-        return SeparableAverage.apply(g, rows, ctx.cols.T), None, None
+        return adjoint(ctx, g), None, None
+
+
+def adjoint(ctx, g):
+    """``rows.T @ g @ cols`` for the matrices on ``ctx``: the gradient of ``rows @ x @ cols.T``."""
+    return SeparableAverage.apply(g, None if ctx.rows is None else ctx.rows.T, ctx.cols.T)
 
 
 class AdaptiveAvgPool(ArrayFunction):
@@ -58,14 +62,12 @@ class AdaptiveAvgPool(ArrayFunction):
     @staticmethod
     def forward(ctx, x, rows, cols):
         ctx.save_for_backward(x)  # PyTorch's backward takes the input (see zero_dependency)
-        ctx.rows, ctx.cols = rows, cols
         return SeparableAverage.forward(ctx, x, rows, cols)
 
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        rows = None if ctx.rows is None else ctx.rows.T
-        return depends_on(SeparableAverage.apply(g, rows, ctx.cols.T), x), None, None
+        return depends_on(adjoint(ctx, g), x), None, None
 
 
 def _adaptive_avg(op, dim, input, output_size):

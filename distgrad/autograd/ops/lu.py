@@ -23,8 +23,8 @@ Example::
 from distgrad import backend
 from distgrad.autograd.function import ArrayFunction
 from distgrad.autograd.ops.return_types import return_type
-from distgrad.autograd.ops.solvers import (LinAlgError, check_float, check_same_dtype, check_square, mT, solve,
-                                           solve_triangular, torch_type_name)
+from distgrad.autograd.ops.solvers import (LinAlgError, check_same_dtype, check_square,
+                                           is_vector_rhs, mT, solve, solve_triangular, torch_type_name)
 from distgrad.autograd.ops.tensor_xp import xp_of
 from distgrad.autograd.tensor import Tensor
 
@@ -310,14 +310,14 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
     if out is not None:
         raise TypeError("linalg.solve_ex: the out= argument is not supported by distgrad")
     check_square("linalg.solve_ex", A)
-    check_float("linalg.solve_ex", A)
-    info = Tensor._make(lu_factor_array(A._data)[2])
-    if bool((info._data != 0).any()):
+    try:  # the common case: LAPACK's solve, which factors A once
+        X = solve(A, B, left=left)
+        return linalg_solve_ex(X, Tensor._make(backend.get_array_module(A._data).zeros(A.shape[:-2], dtype="int32")))
+    except LinAlgError:
         if check_errors:
-            raise LinAlgError("torch.linalg.solve_ex: The solver failed because the input matrix is singular.")
-        LU_, pivots = lu_factor_ex(A)[:2]
-        vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
-        Bm = B.unsqueeze(-1) if vector else B
-        X = lu_solve(LU_, pivots, Bm, left=left)
-        return linalg_solve_ex(X.squeeze(-1) if vector else X, info)
-    return linalg_solve_ex(solve(A, B, left=left), info)
+            raise LinAlgError("torch.linalg.solve_ex: The solver failed because the input matrix is singular.") \
+                from None
+    LU_, pivots, info = lu_factor_ex(A)  # a singular A: info from the factorization, its result by elimination
+    vector = is_vector_rhs(A, B)
+    X = lu_solve(LU_, pivots, B.unsqueeze(-1) if vector else B, left=left)
+    return linalg_solve_ex(X.squeeze(-1) if vector else X, info)
